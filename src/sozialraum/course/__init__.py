@@ -1,0 +1,1 @@
+"""Kurswerkzeuge auf Basis von nbgrader: Übungen bauen, Tests prüfen, Abgaben bewerten."""
