@@ -3,6 +3,7 @@ import importlib.metadata
 import tomllib
 from pathlib import Path
 
+from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -10,12 +11,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def read_pins() -> dict[str, str]:
+    """Die Pins, die für dieses System und dieses Python gelten (die Datei ist plattformübergreifend)."""
     pins = {}
     for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines():
         line = line.split("#")[0].strip()
-        if line:
-            name, version = line.split("==")
-            pins[canonicalize_name(name)] = version
+        if not line:
+            continue
+        requirement, _, marker = line.partition(";")
+        if marker and not Marker(marker).evaluate():
+            continue
+        name, version = requirement.strip().split("==")
+        assert canonicalize_name(name) not in pins, f"{name} ist doppelt gepinnt."
+        pins[canonicalize_name(name)] = version
     return pins
 
 
