@@ -9,7 +9,10 @@ alle 0,1 s mit psutil abgetastet. Ausgabe: eine Markdown-Tabelle; Budget je Note
 
 Rückgabewert 1, wenn ein Notebook fehlschlägt oder das Budget überschreitet.
 """
+import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -18,7 +21,8 @@ import nbformat
 import psutil
 from nbclient import NotebookClient
 
-MODULES = Path(__file__).resolve().parent.parent / "modules"
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = ROOT / "modules"
 BUDGET_SECONDS = 20
 BUDGET_MB = 500
 SAMPLE_SECONDS = 0.1
@@ -58,11 +62,13 @@ class PeakRssSampler:
             pass  # Kernel ist beendet
 
 
-def measure(path: Path) -> tuple[float, float, str]:
-    """Führt ein Notebook aus; gibt (Sekunden, Spitzen-MB, Fehlermeldung oder "") zurück."""
+def measure(path: Path, workdir: Path) -> tuple[float, float, str]:
+    """Führt ein Notebook in ``workdir`` aus; gibt (Sekunden, Spitzen-MB, Fehlermeldung oder "") zurück."""
     notebook = nbformat.read(path, as_version=4)
     sampler = PeakRssSampler()
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+    )
     client.on_notebook_start = lambda notebook: sampler.start(client.km.provisioner.pid)
     client.on_notebook_complete = lambda notebook: sampler.stop()
     error = ""
@@ -84,17 +90,21 @@ def main(prefixes: list[str]) -> int:
         return 1
     print(f"| Notebook | Laufzeit (s) | Spitzenspeicher (MB) | Budget ({BUDGET_SECONDS} s, {BUDGET_MB} MB) |")
     print("|---|---:|---:|---|")
+    # Die Notebooks laufen in einer Kopie von modules/, damit ihre Exporte nicht im Repository landen.
+    os.environ.setdefault("SOZIALRAUM_DATEN", str(ROOT / "datasets"))
     failed = False
-    for path in paths:
-        seconds, peak_mb, error = measure(path)
-        problems = [error] if error else []
-        if seconds > BUDGET_SECONDS:
-            problems.append("Zeit überschritten")
-        if peak_mb > BUDGET_MB:
-            problems.append("Speicher überschritten")
-        failed = failed or bool(problems)
-        verdict = "; ".join(problems) or "ok"
-        print(f"| {path.name} | {seconds:.1f} | {peak_mb:.0f} | {verdict} |", flush=True)
+    with tempfile.TemporaryDirectory(prefix="sozialraum-benchmark-") as tmp:
+        workdir = shutil.copytree(MODULES, Path(tmp) / "modules")
+        for path in paths:
+            seconds, peak_mb, error = measure(path, workdir)
+            problems = [error] if error else []
+            if seconds > BUDGET_SECONDS:
+                problems.append("Zeit überschritten")
+            if peak_mb > BUDGET_MB:
+                problems.append("Speicher überschritten")
+            failed = failed or bool(problems)
+            verdict = "; ".join(problems) or "ok"
+            print(f"| {path.name} | {seconds:.1f} | {peak_mb:.0f} | {verdict} |", flush=True)
     return 1 if failed else 0
 
 
