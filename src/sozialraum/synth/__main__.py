@@ -1,0 +1,98 @@
+"""Erzeuge die synthetischen Daten der Stadt Haldenbrück: ``python -m sozialraum.synth [--seed 2024] [--out datasets]``.
+
+Gleicher Seed, gleicher Inhalt. Geschrieben werden:
+
+- ``stadt.gpkg``: alle Geo-Layer (EPSG:25832),
+- je Tabelle ``NAME.csv`` (UTF-8, Komma, Punkt als Dezimalzeichen) oder, ab 50.000 Zeilen, ``NAME.parquet``,
+- ``roh/``: unaufbereitete Exporte und die SQLite-Datenbank für die Lektion zur Datenbereinigung.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from sozialraum.synth import geography
+
+DEFAULT_SEED = 2024
+PARQUET_MIN_ROWS = 50_000
+GPKG_NAME = "stadt.gpkg"
+
+
+def generate(seed: int, out_dir: Path, log=print) -> None:
+    """Erzeuge alle Datensätze für ``seed`` nach ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    geo_ss, pop_ss, raw_ss = np.random.SeedSequence(seed).spawn(3)
+    start = time.perf_counter()
+
+    log(f"Erzeuge Geografie (Seed {seed}) ...")
+    geo = geography.build(np.random.default_rng(geo_ss))
+    write_geopackage(geo, out_dir / GPKG_NAME)
+    log(f"  {GPKG_NAME}: {len(geo)} Layer  ({time.perf_counter() - start:.1f} s)")
+
+    build_population = _part("population", "build")
+    tables = {}
+    if build_population:
+        log("Erzeuge Bevölkerung, Melderegister und Tabellen ...")
+        tables = build_population(geo, np.random.default_rng(pop_ss))
+        for name, frame in tables.items():
+            path = write_table(frame, out_dir, name)
+            log(f"  {path.name}: {len(frame):,} Zeilen".replace(",", "."))
+        log(f"  fertig ({time.perf_counter() - start:.1f} s)")
+
+    write_raw = _part("raw", "write")
+    if write_raw:
+        log("Erzeuge Rohdaten-Exporte und kommunale Datenbank ...")
+        write_raw(geo, tables, out_dir / "roh", np.random.default_rng(raw_ss))
+    log(f"Fertig: alle Daten in {out_dir} (Gesamtzeit {time.perf_counter() - start:.1f} s)")
+
+
+def _part(module: str, function: str):
+    """Teil des Generators, sofern schon vorhanden (Bevölkerung und Rohdaten entstehen parallel zur Geografie)."""
+    try:
+        return getattr(importlib.import_module(f"sozialraum.synth.{module}"), function, None)
+    except ModuleNotFoundError:
+        return None
+
+
+def write_geopackage(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
+    """Schreibe alle Layer in eine neue GeoPackage-Datei (eine vorhandene Datei wird ersetzt)."""
+    path.unlink(missing_ok=True)
+    for name, gdf in layers.items():
+        gdf.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+
+
+def write_table(frame: pd.DataFrame, out_dir: Path, name: str) -> Path:
+    """Schreibe eine Tabelle als CSV oder (große Tabellen) als Parquet; gibt den Pfad zurück."""
+    for suffix in (".csv", ".parquet"):  # eine Tabelle liegt nie in beiden Formaten vor
+        (out_dir / f"{name}{suffix}").unlink(missing_ok=True)
+    if len(frame) >= PARQUET_MIN_ROWS:
+        path = out_dir / f"{name}.parquet"
+        frame.to_parquet(path, index=False)
+    else:
+        path = out_dir / f"{name}.csv"
+        frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m sozialraum.synth",
+        description="Erzeugt die synthetischen Daten der fiktiven Ruhrgebietsstadt Haldenbrück.",
+    )
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"Zufalls-Seed (Standard: {DEFAULT_SEED})")
+    parser.add_argument("--out", type=Path, default=Path("datasets"), help="Zielordner (Standard: datasets)")
+    args = parser.parse_args(argv)
+    generate(args.seed, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
