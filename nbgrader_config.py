@@ -1,0 +1,54 @@
+"""nbgrader-Konfiguration des Sozialraum-Kits (Kurswurzel = Wurzel des Repositorys).
+
+Quelle (mit Lösungen und verborgenen Tests): solutions/; Ausgabe für Teilnehmende: exercises/ (erzeugt mit
+``python -m sozialraum.course build``). Die Bewertungsdatenbank gradebook.db wird nicht eingecheckt.
+"""
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import GetGrades
+
+from sozialraum.course.feedback import HideHiddenTests
+
+c = get_config()  # noqa: F821 (von nbgrader bereitgestellt)
+
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+
+# Geodaten laden und verschneiden dauert: 120 s pro Zelle (Validate und Autograde).
+c.Execute.timeout = 120
+
+# Ausgaben auf stderr (Warnungen von pandas/geopandas, Fortschrittsbalken) kosten keine Punkte:
+# nbgrader wertet sonst jede stderr-Ausgabe einer Testzelle als Fehler. Fehler (Exceptions) zählen weiter.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"[\s\S]"
+
+# Gelöschte Testzellen werden beim Bewerten aus der Quelle wiederhergestellt (samt verborgenen Tests).
+c.OverwriteCells.add_missing_cells = True
+c.OverwriteCells.missing_cell_notification = (
+    "Diese Zelle (id:{cell_id}) fehlte in der Abgabe und wurde von nbgrader wiederhergestellt.\n\n"
+)
+
+# Verborgene Tests nur in Testzellen zulassen (sonst bricht generate_assignment ab).
+c.ClearHiddenTests.enforce_metadata = True
+
+# Platzhalter in den Übungen (deutsch).
+c.ClearSolutions.code_stub = {"python": "# IHR CODE HIER\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "IHRE ANTWORT HIER"
+
+# Feedback zeigt weder verborgene Tests noch Tracebacks aus Testzellen.
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# Validate-Knopf: deutsche Meldungen.
+c.Validator.changed_warning = (
+    "DER INHALT VON {num_changed} TESTZELLE(N) WURDE VERÄNDERT!\n"
+    "Beim Bewerten werden die ursprünglichen Tests verwendet. Tipp: Laden Sie die Übung neu herunter "
+    "und übertragen Sie nur Ihre Antworten.\n"
+)
+c.Validator.type_changed_warning = (
+    "DER TYP VON {num_changed} ZELLE(N) WURDE VERÄNDERT!\n"
+    "Beim Bewerten wird der ursprüngliche Zelltyp verwendet. Tipp: Stellen Sie den Zelltyp wieder her.\n"
+)
+c.Validator.failed_warning = (
+    "DIE PRÜFUNG IST IN {num_failed} ZELLE(N) FEHLGESCHLAGEN! So abgegeben, erhalten Sie nicht alle Punkte.\n"
+    "Tipp: Lesen Sie die Meldung unter der jeweiligen Zelle und korrigieren Sie Ihre Antwort.\n"
+)
+c.Validator.passed_warning = "DAS NOTEBOOK HAT {num_passed} ZELLE(N) BESTANDEN!\n"
