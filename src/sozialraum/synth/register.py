@@ -1,0 +1,310 @@
+"""Synthetic Melderegister 2024: households and persons, fully vectorised.
+
+Every statistischer Bezirk gets households of five types; each household is a row of up to seven member slots
+(three adults, four children).  Attributes that belong to the household (origin, Bedarfsgemeinschaft) are drawn
+per household and handed down to its members, so that children of SGB-II households are SGB-II beneficiaries.
+Intercepts of the logistic models are solved numerically so that the expected city-wide figures hit the targets
+in TARGETS whatever the geometry looks like.
+"""
+
+import numpy as np
+import pandas as pd
+
+HH_TYPES = np.array(
+    ["Einpersonenhaushalt", "Paar ohne Kinder", "Paar mit Kindern", "Alleinerziehend", "Sonstiger Mehrpersonenhaushalt"]
+)
+E, POK, PMK, AE, SONST = range(5)
+N_SLOTS = 7  # 0-2 adults, 3-6 children
+MAX_AGE = 100
+
+# City-wide targets (DOMAIN.md sections 3-4): expected values, the draw adds sampling noise.
+TARGETS = {
+    "nichtdeutsch": 0.175,  # Ausländeranteil, Ruhr cities 15-20 %
+    "deutsch_mh": 0.17,  # share of Germans with migration background among Germans
+    "sgb2_quote": 0.215,  # SGB-II beneficiaries / population 0-<65 (GE 24.1 %, Essen 18.1 %)
+    "arbeitslosenrate": 0.115,  # unemployed / population 15-<65 (Ruhr 9.6-14.3 % BA quote)
+    "grundsicherung_65": 0.06,  # Grundsicherung im Alter / population 65+
+    "u3_quote": 0.27,  # children 0-<3 in care / children 0-<3 (NRW 31 %, GE 18 %)
+    "ue3_quote": 0.90,  # children 3-<6 in care (NRW 89.7 %)
+}
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _solve_intercept(base, weight, target):
+    """Intercept b with sum(sigmoid(b + base) * weight) / sum(weight) == target (bisection)."""
+    lo, hi = -15.0, 15.0
+    total = weight.sum()
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if (_sigmoid(mid + base) * weight).sum() / total < target:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _draw_from_weights(rng, weights, n):
+    """n draws of indices 0..len(weights)-1 with the given (unnormalised) weights."""
+    cdf = np.cumsum(weights) / np.sum(weights)
+    return np.minimum(np.searchsorted(cdf, rng.random(n)), len(weights) - 1)
+
+
+def _ages_older(rng, n, widowed):
+    """Ages 55-100 from a Gompertz survival curve with the baby-boom cohorts; widowed persons are older."""
+    a = np.arange(55, MAX_AGE + 1)
+    survival = np.exp(-np.exp(-10.5) / 0.095 * (np.exp(0.095 * a) - np.exp(0.095 * 55)))
+    boom = 1 + 0.35 * np.exp(-(((a - 62) / 6.0) ** 2))
+    return 55 + _draw_from_weights(rng, survival * boom * (1 + widowed * np.clip(a - 60, 0, None) / 20.0), n)
+
+
+def _ages_adult(rng, n, lo, hi, mode, spread, young_boost):
+    """Ages lo..hi from a bump around mode; young_boost (per person) adds weight to ages 19-32."""
+    a = np.arange(lo, hi + 1)
+    base = np.exp(-0.5 * ((a - mode) / spread) ** 2) + 0.15
+    out = lo + _draw_from_weights(rng, base, n)
+    # with probability young_boost, redraw in the student / young professional band
+    redraw = rng.random(n) < young_boost
+    out[redraw] = rng.integers(max(lo, 19), 33, redraw.sum())
+    return out
+
+
+def _children(rng, mother_age, n_kids):
+    """Matrix (n, 4) of child ages (-1 = no child) consistent with the mother's age."""
+    n = len(mother_age)
+    lo = np.clip(mother_age - 44, 0, 17)
+    hi = np.clip(mother_age - 19, 0, 17)
+    hi = np.maximum(hi, lo)
+    ages = lo[:, None] + np.floor(rng.random((n, 4)) * (hi - lo + 1)[:, None]).astype(int)
+    ages[np.arange(4)[None, :] >= n_kids[:, None]] = -1
+    return ages
+
+
+def _households(rng, design):
+    """Household skeleton: district index, type, member ages and sexes (slot matrices)."""
+    dep = design["deprivation"].to_numpy()
+    old = design["alterung"].to_numpy()
+    centre = design["zentralitaet"].to_numpy()
+    target = design["einwohner_ziel"].to_numpy()
+
+    logw = np.log(np.array([0.41, 0.29, 0.14, 0.045, 0.10]))[None, :] + np.column_stack(
+        [
+            0.05 * old + 0.45 * centre,
+            0.08 * old - 0.10 * dep,
+            -0.15 * old + 0.10 * dep - 0.2 * centre,
+            0.35 * dep - 0.10 * old,
+            0.10 * centre,
+        ]
+    )
+    p_type = np.exp(logw) / np.exp(logw).sum(1, keepdims=True)
+    mean_size = p_type @ np.array([1.0, 2.0, 3.75, 2.55, 2.35])
+    n_hh = np.round(target / mean_size).astype(int)
+    d = np.repeat(np.arange(len(target)), n_hh)
+    h = len(d)
+    htype = (rng.random(h)[:, None] > np.cumsum(p_type[d], 1)).sum(1).clip(0, 4)
+
+    ages = np.full((h, N_SLOTS), -1)
+    male = np.zeros((h, N_SLOTS), dtype=bool)
+    u = rng.random(h)
+
+    # one-person households: elderly (mostly women) or younger adults (more in the centre)
+    m = htype == E
+    is_old = m & (u < _sigmoid(0.35 + 0.18 * old[d] - 0.6 * centre[d] - 0.1 * dep[d]))
+    ages[is_old, 0] = _ages_older(rng, is_old.sum(), widowed=1.0)
+    male[is_old, 0] = rng.random(is_old.sum()) < np.where(ages[is_old, 0] >= 65, 0.28, 0.5)
+    young = m & ~is_old
+    ages[young, 0] = _ages_adult(rng, young.sum(), 18, 54, 42, 14, 0.25 + 0.45 * centre[d[young]])
+    male[young, 0] = rng.random(young.sum()) < 0.56
+
+    # couples without children: retired couples or younger / empty-nest couples
+    m = htype == POK
+    is_old = m & (u < _sigmoid(0.75 + 0.18 * old[d] - 0.1 * dep[d]))
+    ages[is_old, 0] = _ages_older(rng, is_old.sum(), widowed=0.0)
+    ages[m & ~is_old, 0] = _ages_adult(rng, (m & ~is_old).sum(), 22, 54, 48, 9, 0.25 + 0.3 * centre[d[m & ~is_old]])
+    ages[m, 1] = np.clip(ages[m, 0] - np.round(rng.normal(2.5, 3.0, m.sum())).astype(int), 18, MAX_AGE)
+    male[m, 0] = True
+
+    # couples with children and single parents
+    for t, n_probs, lone in ((PMK, [0.43, 0.38, 0.13, 0.06], False), (AE, [0.56, 0.31, 0.10, 0.03], True)):
+        m = htype == t
+        k = m.sum()
+        mother = np.clip(np.round(rng.normal(37.5, 6.5, k)).astype(int), 20, 56)
+        n_kids = 1 + _draw_from_weights(rng, n_probs, k)
+        n_kids += (rng.random(k) < 0.25 * np.clip(dep[d[m]], 0, None)) & (n_kids < 4)  # more children in the north
+        ages[m, 3:] = _children(rng, mother, n_kids)
+        male[m, 3:] = rng.random((k, 4)) < 0.513
+        if lone:
+            ages[m, 0] = mother
+            male[m, 0] = rng.random(k) < 0.12
+        else:
+            ages[m, 0] = np.clip(mother + np.round(rng.normal(2.5, 3.0, k)).astype(int), 20, 70)
+            ages[m, 1] = mother
+            male[m, 0] = True
+
+    # other multi-person households: parent with adult child, or a flat share
+    m = htype == SONST
+    flatshare = m & (u < 0.4 + 0.3 * centre[d])
+    k = flatshare.sum()
+    ages[flatshare, 0] = 19 + _draw_from_weights(rng, np.exp(-np.arange(20) / 6.0), k)
+    ages[flatshare, 1] = 19 + _draw_from_weights(rng, np.exp(-np.arange(20) / 6.0), k)
+    third = flatshare & (rng.random(h) < 0.3)
+    ages[third, 2] = 19 + _draw_from_weights(rng, np.exp(-np.arange(20) / 6.0), third.sum())
+    male[flatshare, :3] = rng.random((k, 3)) < 0.5
+    family = m & ~flatshare
+    k = family.sum()
+    ages[family, 0] = np.clip(np.round(rng.normal(62, 11, k)).astype(int), 45, 95)
+    ages[family, 1] = np.clip(ages[family, 0] - np.round(rng.normal(30, 4, k)).astype(int), 18, 60)
+    male[family, 0] = rng.random(k) < 0.35
+    male[family, 1] = rng.random(k) < 0.6
+    return d, htype, ages, male
+
+
+def _gu_households(rng, n_persons):
+    """Households in the Gemeinschaftsunterkunft: mostly young single men, some families."""
+    types, ages, male = [], [], []
+    total = 0
+    while total < n_persons:
+        u = rng.random()
+        row_a = np.full(N_SLOTS, -1)
+        row_m = np.zeros(N_SLOTS, dtype=bool)
+        if u < 0.55:
+            t = E
+            row_a[0] = 18 + _draw_from_weights(rng, np.exp(-np.arange(27) / 8.0), 1)[0]
+            row_m[0] = rng.random() < 0.9
+        else:
+            t = PMK if u < 0.88 else AE
+            mother = int(np.clip(rng.normal(31, 6), 19, 48))
+            row_a[3:] = _children(rng, np.array([mother]), np.array([1 + _draw_from_weights(rng, [3, 3, 2, 1], 1)[0]]))[0]
+            row_m[3:] = rng.random(4) < 0.5
+            if t == PMK:
+                row_a[0], row_a[1], row_m[0] = min(mother + int(rng.integers(0, 7)), 60), mother, True
+            else:
+                row_a[0] = mother
+        types.append(t)
+        ages.append(row_a)
+        male.append(row_m)
+        total += int((row_a >= 0).sum())
+    return np.array(types), np.array(ages), np.array(male)
+
+
+def build_register(design, rng, gu_bezirk, gu_persons):
+    """Person-level register (DataFrame) for 31.12.2024."""
+    d, htype, ages, male = _households(rng, design)
+    gu_t, gu_a, gu_m = _gu_households(rng, gu_persons)
+    gu_index = int(np.flatnonzero(design.index == gu_bezirk)[0])
+    d = np.concatenate([d, np.full(len(gu_t), gu_index)])
+    htype = np.concatenate([htype, gu_t])
+    ages = np.vstack([ages, gu_a])
+    male = np.vstack([male, gu_m])
+    in_gu = np.zeros(len(d), dtype=bool)
+    in_gu[-len(gu_t) :] = True
+
+    dep = design["deprivation"].to_numpy()[d]
+    centre = design["zentralitaet"].to_numpy()[d]
+    present = ages >= 0
+    size = present.sum(1)
+    oldest = ages.max(1)
+    elderly_hh = (ages[:, 0] >= 65).astype(float)
+    n_u65 = (present & (ages < 65)).sum(1)
+
+    # origin of the household: 0 no migration background, 1 German with, 2 foreign nationality
+    type_eff = np.array([0.0, -0.2, 0.35, 0.15, 0.3])[htype]
+    base_f = 0.65 * dep + 0.5 * centre - 1.8 * elderly_hh + type_eff
+    p_f = _sigmoid(_solve_intercept(base_f, size * ~in_gu, TARGETS["nichtdeutsch"] * 1.15) + base_f)
+    p_f[in_gu] = 1.0
+    base_g = 0.45 * dep - 0.9 * elderly_hh + 0.2 * (htype == PMK)
+    p_g = _sigmoid(_solve_intercept(base_g, size * (1 - p_f), TARGETS["deutsch_mh"] * 1.05) + base_g)
+    u = rng.random(len(d))
+    origin = np.where(u < p_f, 2, np.where(u < p_f + (1 - p_f) * p_g, 1, 0))
+
+    # Bedarfsgemeinschaft (simplified: the household); SGB II only for members under 65
+    base_s = (
+        np.where(dep < 0, 0.85 * dep, 1.15 * np.tanh(dep / 1.6))
+        + np.array([0.1, -0.9, 0.0, 1.7, -0.2])[htype]
+        + np.array([0.0, 0.35, 1.0])[origin]
+        - 0.6 * (oldest >= 65)
+    )
+    b_s = _solve_intercept(base_s, n_u65 * ~in_gu, TARGETS["sgb2_quote"] * 0.99)
+    p_s = _sigmoid(b_s + base_s) * (n_u65 > 0)
+    u = rng.random(len(d))
+    hh_sgb2 = u < p_s
+    # Gemeinschaftsunterkunft: 55 % recognised refugees (SGB II), 43 % asylum seekers (AsylbLG)
+    hh_sgb2[in_gu] = u[in_gu] < 0.55
+    hh_asyl = in_gu & (u >= 0.55) & (u < 0.98)
+    # some tolerated / pending foreign households outside the GU receive AsylbLG
+    hh_asyl |= ~in_gu & (origin == 2) & ~hh_sgb2 & (rng.random(len(d)) < 0.012)
+
+    # persons
+    hh_idx, slot = np.nonzero(present)
+    alter = ages[hh_idx, slot]
+    is_male = male[hh_idx, slot]
+    o = origin[hh_idx]
+    child = slot >= 3
+    ius_soli = child & (o == 2) & (rng.random(len(alter)) < 0.42) & ~in_gu[hh_idx]
+    nichtdeutsch = (o == 2) & ~ius_soli
+    sgb2 = hh_sgb2[hh_idx] & (alter < 65)
+    asyl = hh_asyl[hh_idx]
+    pdep = dep[hh_idx]
+    pd_ = d[hh_idx]
+
+    # unemployment (persons 15-<65; pupils 15-17 rarely)
+    work_age = (alter >= 15) & (alter < 65)
+    base_u = (
+        2.7 * sgb2
+        + 0.35 * pdep
+        + 0.3 * nichtdeutsch
+        - 3.0 * (alter < 18)
+        + 0.25 * (alter >= 55)
+        - 0.2 * ((alter >= 18) & (alter < 25))
+        - 4.0 * asyl
+    )
+    b_u = _solve_intercept(base_u, work_age.astype(float), TARGETS["arbeitslosenrate"])
+    arbeitslos = work_age & (rng.random(len(alter)) < _sigmoid(b_u + base_u))
+    p_lz = np.where(sgb2, 0.52, 0.14) + 0.12 * (alter >= 50)
+    langzeit = arbeitslos & (rng.random(len(alter)) < p_lz)
+
+    # Grundsicherung im Alter (65+), per person
+    senior = alter >= 65
+    base_g = 0.8 * pdep + 1.3 * nichtdeutsch + 0.5 * (size[hh_idx] == 1)
+    b_g = _solve_intercept(base_g, senior.astype(float), TARGETS["grundsicherung_65"])
+    grusi = senior & (rng.random(len(alter)) < _sigmoid(b_g + base_g))
+
+    # Kita care by place of residence: lower in the north and for foreign children
+    u3 = alter < 3
+    base_k = -0.5 * pdep - 0.5 * nichtdeutsch + np.array([-3.4, 0.25, 1.1])[np.clip(alter, 0, 2)]
+    b_k = _solve_intercept(base_k, u3.astype(float), TARGETS["u3_quote"])
+    ue3 = (alter >= 3) & (alter < 6)
+    base_k3 = -0.45 * pdep - 0.5 * nichtdeutsch + np.array([-0.8, 0.3, 0.7])[np.clip(alter - 3, 0, 2)]
+    b_k3 = _solve_intercept(base_k3, ue3.astype(float), TARGETS["ue3_quote"])
+    r = rng.random(len(alter))
+    kita = (u3 & (r < _sigmoid(b_k + base_k))) | (ue3 & (r < _sigmoid(b_k3 + base_k3)))
+
+    bezirk = design.index.to_numpy()[pd_]
+    # deterministic order: district, household, slot; ids follow that order
+    order = np.lexsort((slot, hh_idx, bezirk))
+    hh_new = np.empty(len(d), dtype=int)
+    first = np.unique(hh_idx[order], return_index=True)
+    hh_seen = hh_idx[order][np.sort(first[1])]
+    hh_new[hh_seen] = np.arange(len(hh_seen))
+    reg = pd.DataFrame(
+        {
+            "person_id": [f"P{i:07d}" for i in range(1, len(order) + 1)],
+            "haushalt_id": [f"H{i:06d}" for i in hh_new[hh_idx[order]] + 1],
+            "bezirk_id": bezirk[order],
+            "geschlecht": np.where(is_male[order], "m", "w"),
+            "alter": alter[order].astype("int8"),
+            "staatsangehoerigkeit": np.where(nichtdeutsch[order], "nichtdeutsch", "deutsch"),
+            "migrationshintergrund": (o[order] > 0),
+            "haushaltstyp": HH_TYPES[htype[hh_idx[order]]],
+            "gemeinschaftsunterkunft": in_gu[hh_idx[order]],
+            "sgb2": sgb2[order],
+            "asylblg": asyl[order],
+            "grundsicherung_alter": grusi[order],
+            "arbeitslos": arbeitslos[order],
+            "langzeitarbeitslos": langzeit[order],
+            "kita_betreut": kita[order],
+        }
+    )
+    return reg
