@@ -57,7 +57,7 @@ def _ages_older(rng, n, widowed):
     a = np.arange(55, MAX_AGE + 1)
     survival = np.exp(-np.exp(-10.5) / 0.095 * (np.exp(0.095 * a) - np.exp(0.095 * 55)))
     boom = 1 + 0.35 * np.exp(-(((a - 62) / 6.0) ** 2))
-    return 55 + _draw_from_weights(rng, survival * boom * (1 + widowed * np.clip(a - 60, 0, None) / 20.0), n)
+    return 55 + _draw_from_weights(rng, survival * boom * (1 + widowed * np.clip(a - 60, 0, None) / 40.0), n)
 
 
 def _ages_adult(rng, n, lo, hi, mode, spread, young_boost):
@@ -111,7 +111,7 @@ def _households(rng, design):
 
     # one-person households: elderly (mostly women) or younger adults (more in the centre)
     m = htype == E
-    is_old = m & (u < _sigmoid(0.35 + 0.18 * old[d] - 0.6 * centre[d] - 0.1 * dep[d]))
+    is_old = m & (u < _sigmoid(0.35 + 0.3 * old[d] - 0.6 * centre[d] - 0.25 * dep[d]))
     ages[is_old, 0] = _ages_older(rng, is_old.sum(), widowed=1.0)
     male[is_old, 0] = rng.random(is_old.sum()) < np.where(ages[is_old, 0] >= 65, 0.28, 0.5)
     young = m & ~is_old
@@ -120,7 +120,7 @@ def _households(rng, design):
 
     # couples without children: retired couples or younger / empty-nest couples
     m = htype == POK
-    is_old = m & (u < _sigmoid(0.75 + 0.18 * old[d] - 0.1 * dep[d]))
+    is_old = m & (u < _sigmoid(0.75 + 0.3 * old[d] - 0.25 * dep[d]))
     ages[is_old, 0] = _ages_older(rng, is_old.sum(), widowed=0.0)
     ages[m & ~is_old, 0] = _ages_adult(rng, (m & ~is_old).sum(), 22, 54, 48, 9, 0.25 + 0.3 * centre[d[m & ~is_old]])
     ages[m, 1] = np.clip(ages[m, 0] - np.round(rng.normal(2.5, 3.0, m.sum())).astype(int), 18, MAX_AGE)
@@ -273,7 +273,7 @@ def build_register(design, rng, gu_bezirk, gu_persons):
 
     # Kita care by place of residence: lower in the north and for foreign children
     u3 = alter < 3
-    base_k = -0.5 * pdep - 0.5 * nichtdeutsch + np.array([-3.4, 0.25, 1.1])[np.clip(alter, 0, 2)]
+    base_k = -0.85 * pdep - 0.6 * nichtdeutsch + np.array([-3.4, 0.25, 1.1])[np.clip(alter, 0, 2)]
     b_k = _solve_intercept(base_k, u3.astype(float), TARGETS["u3_quote"])
     ue3 = (alter >= 3) & (alter < 6)
     base_k3 = -0.45 * pdep - 0.5 * nichtdeutsch + np.array([-0.8, 0.3, 0.7])[np.clip(alter - 3, 0, 2)]
