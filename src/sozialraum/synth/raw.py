@@ -176,7 +176,8 @@ def database(geo: dict, tables: dict[str, pd.DataFrame], path: Path, rng: np.ran
     """
     bezirke = geo["statistische_bezirke"]
     einrichtungen = geo["einrichtungen"]
-    einrichtungen = pd.DataFrame(einrichtungen.drop(columns="geometry")).assign(
+    counts = {column: "Int64" for column in ("plaetze_u3", "plaetze_ue3", "plaetze", "eroeffnung_jahr")}
+    einrichtungen = pd.DataFrame(einrichtungen.drop(columns="geometry")).astype(counts).assign(
         ostwert=einrichtungen.geometry.x.round(1), nordwert=einrichtungen.geometry.y.round(1)
     ).iloc[rng.permutation(len(einrichtungen))]
     leistungen = tables["sozialleistungen"][
