@@ -1,0 +1,75 @@
+"""Die Bewertungsmaschine (sozialraum.course.autograde) auf der winzigen Übung ``mini``."""
+import json
+
+import pytest
+from nbformat.v4 import new_code_cell, new_output
+
+import grading_variants as gv
+from sozialraum.course.autograde import TruncateOutputs, autograde_notebooks, isolation
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = gv.make_course(tmp_path_factory.mktemp("kurs") / "kurs")
+    release = gv.release_notebook(course)
+    inbox = tmp_path_factory.mktemp("eingang")
+    files = {
+        "loesung": course / "solutions" / gv.ASSIGNMENT / "mini.ipynb",
+        "ausgabe": course / "exercises" / gv.ASSIGNMENT / "mini.ipynb",
+        "richtig": inbox / "Richtig_Rita_mini_final.ipynb",  # anderer Dateiname: wird als mini.ipynb bewertet
+        "leer": inbox / "leer.ipynb",
+    }
+    files["richtig"].write_text(gv.correct(release), encoding="utf-8")
+    files["leer"].write_text("", encoding="utf-8")
+    workdir = tmp_path_factory.mktemp("arbeit")
+    results = autograde_notebooks(course, gv.ASSIGNMENT, files, workers=2, cell_timeout=10, notebook_timeout=60,
+                                  memory_mb=1500, workdir=workdir, progress=False)
+    return course, results
+
+
+def test_solution_gets_full_points_and_release_zero(graded):
+    _, results = graded
+    assert results["loesung"].status == "ok"
+    assert results["loesung"].scores == {"a1_test": 1.0, "a2_test": 2.0}
+    assert results["loesung"].max_scores == {"a1_test": 1.0, "a2_test": 2.0}
+    assert results["loesung"].manual_max_scores == {"a3_antwort": 1.0}
+    assert results["ausgabe"].status == "ok"
+    assert results["ausgabe"].scores == {"a1_test": 0.0, "a2_test": 0.0}
+    assert results["ausgabe"].changed_cells == {}
+
+
+def test_submission_is_graded_under_the_expected_name(graded):
+    _, results = graded
+    result = results["richtig"]
+    assert (result.status, result.total, result.message) == ("ok", 3.0, "")
+    assert result.autograded_notebook.name == "mini.ipynb"
+    cells = json.loads(result.autograded_notebook.read_text(encoding="utf-8"))["cells"]
+    hidden = gv.cell({"cells": cells}, "a1_test")["source"]
+    assert "summe == 6" in "".join(hidden)  # versteckte Tests wurden wieder eingesetzt und ausgeführt
+
+
+def test_empty_file_is_invalid_without_running(graded):
+    _, results = graded
+    result = results["leer"]
+    assert result.status == "invalid"
+    assert "leer" in result.message
+    assert result.autograded_notebook is None
+    assert result.scores == {"a1_test": 0.0, "a2_test": 0.0}
+
+
+def test_sandboxes_leave_the_course_untouched(graded):
+    course, _ = graded
+    for name in ["gradebook.db", "submitted", "autograded", "feedback"]:
+        assert not (course / name).exists()
+
+
+def test_truncate_outputs_limits_characters():
+    cell = new_code_cell("print('x' * 10**6)", outputs=[new_output("stream", name="stdout", text="x" * 10**6)])
+    cell, _ = TruncateOutputs().preprocess_cell(cell, {}, 0)
+    assert len(cell.outputs[0].text) < 25_000
+    assert "gekürzt" in cell.outputs[0].text
+
+
+def test_isolation_is_described_in_german():
+    text = isolation().describe()
+    assert text.startswith("Abschottung")
