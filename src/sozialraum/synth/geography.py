@@ -64,7 +64,8 @@ HARBOUR_NAME = "Stadthafen"
 
 def build(rng: np.random.Generator) -> dict[str, gpd.GeoDataFrame]:
     """Erzeuge alle Geo-Layer der Stadt aus dem Zufallsgenerator ``rng`` (gleicher Zustand, gleiche Stadt)."""
-    outline, centre = _outline(rng)
+    outline = _outline(rng)
+    centre = CENTRE
     sub_centre_angle = rng.uniform(np.radians(60), np.radians(120))
     sub_centre = _ray_point(outline, centre, sub_centre_angle, 0.55)
     blocks, weights = _blocks(rng, outline, centre, sub_centre)
@@ -82,9 +83,9 @@ def build(rng: np.random.Generator) -> dict[str, gpd.GeoDataFrame]:
         geometry=[city_geom], crs=CRS,
     )
     north = _north_of(motorway)
-    layers["einrichtungen"] = _facilities(rng, layers["statistische_bezirke"], blocks, weights, centre, north)
-    layers["grundschulbezirke"] = _school_districts(layers["einrichtungen"], city_geom)
-    bounds = city_geom.bounds
+    stadtteil = units["l2"].to_numpy()
+    layers["einrichtungen"] = _facilities(rng, layers["statistische_bezirke"], blocks, weights, stadtteil, centre, north)
+    layers["grundschulbezirke"] = _school_districts(layers["einrichtungen"], blocks, edges)
     layers["autobahn"] = gpd.GeoDataFrame(
         {"name": [MOTORWAY_NAME], "art": ["Autobahn"]}, geometry=[_round(motorway)], crs=CRS
     )
@@ -92,14 +93,13 @@ def build(rng: np.random.Generator) -> dict[str, gpd.GeoDataFrame]:
         {"name": [RIVER_NAME, CANAL_NAME], "art": ["Fluss", "Kanal"]},
         geometry=[_round(river), _round(canal)], crs=CRS,
     )
-    assert bounds[0] > motorway.bounds[0] and bounds[2] < motorway.bounds[2]
     order = ["stadtgrenze", "stadtbezirke", "stadtteile", "statistische_bezirke", "grundschulbezirke",
              "einrichtungen", "autobahn", "fluss"]
     return {name: layers[name] for name in order}
 
 
 # --------------------------------------------------------------------------------------------- city outline, blocks
-def _outline(rng: np.random.Generator) -> tuple[Polygon, np.ndarray]:
+def _outline(rng: np.random.Generator) -> Polygon:
     """Organischer Umriss: Ellipse (breiter als hoch) mit zufälligen Oberwellen, Fläche 110-125 km²."""
     theta = np.linspace(0, 2 * np.pi, 360, endpoint=False)
     radius = np.ones_like(theta)
@@ -111,9 +111,9 @@ def _outline(rng: np.random.Generator) -> tuple[Polygon, np.ndarray]:
     unit = Polygon(xy)
     scale = np.sqrt(rng.uniform(110e6, 125e6) / unit.area)
     # Das Zentrum liegt nördlich der Mitte des Stadtgebiets; der Süden ist weitläufiger (wie in Essen oder Bochum).
-    offset = np.array([rng.uniform(-0.08, 0.08), rng.uniform(0.18, 0.26)]) * scale
+    offset = np.array([rng.uniform(-0.08, 0.08), rng.uniform(0.3, 0.38)]) * scale
     outline = Polygon(xy * scale - offset + CENTRE)
-    return shapely.set_precision(outline, GRID), CENTRE.copy()
+    return shapely.set_precision(outline, GRID)
 
 
 def _ray_point(outline: Polygon, origin: np.ndarray, angle: float, fraction: float) -> np.ndarray:
@@ -188,7 +188,7 @@ def _motorway(rng, outline, centre, cx, cy, weights) -> LineString:
     order = np.argsort(rel)
     cum = np.cumsum(weights[order]) / weights.sum()
     base = rel[order][np.searchsorted(cum, 1 - target)]
-    base = min(base, centre[1] - np.interp(centre[0], xs, shape) - 700)  # Zentrum mindestens 700 m nördlich
+    base = min(base, centre[1] - np.interp(centre[0], xs, shape) - 1000)  # Zentrum mindestens 1 km nördlich
     return LineString(np.column_stack([xs, shape + base]))
 
 
@@ -307,8 +307,17 @@ def _hierarchy(rng, outline, centre, sub_centre, blocks, cx, cy, weights, graph)
     angles[0] = sub_angle
     points = [centre] + [sub_centre] + [_ray_point(outline, centre, a, 0.6) for a in angles[1:]]
     sources = [nearest(p, all_blocks) for p in points]
-    owner = _grow(graph, all_blocks, sources, [900.0, 700.0] + [0.0] * (n_outer - 1))
-    level1 = np.array([owner[b] for b in all_blocks])
+    # Vorsprünge so einstellen, dass die Stadtbezirke ähnlich viel "Gewicht" (grob: Einwohner) tragen; Mitte etwas mehr
+    target = np.full(n_outer + 1, 1.0)
+    target[0] = 1.3
+    target *= weights.sum() / target.sum()
+    head_start = np.zeros(n_outer + 1)
+    for _ in range(12):
+        owner = _grow(graph, all_blocks, sources, head_start.tolist())
+        level1 = np.array([owner[b] for b in all_blocks])
+        load = np.bincount(level1, weights=weights, minlength=n_outer + 1)
+        head_start += 500.0 * np.log(target / load)
+        head_start -= head_start.min()
     # Nummerierung: 01 = Mitte, dann im Uhrzeigersinn ab Norden
     outer_angles = np.array([np.arctan2(p[1] - centre[1], p[0] - centre[0]) for p in points[1:]])
     clockwise = np.argsort((np.pi / 2 - outer_angles) % (2 * np.pi))
@@ -489,33 +498,37 @@ SURNAMES = ["Schmidt", "Kowalski", "Yilmaz", "Nowak", "Becker", "Schulte", "Wagn
             "Jankowski", "Wessel"]
 
 
-def _facilities(rng, bezirke: gpd.GeoDataFrame, blocks, weights, centre, north) -> gpd.GeoDataFrame:
+def _facilities(rng, bezirke: gpd.GeoDataFrame, blocks, weights, stadtteil, centre, north) -> gpd.GeoDataFrame:
     """Einrichtungen als Punkte. Im Norden weniger Kita-Plätze je Kind und weniger Arztpraxen."""
     px, py = _coords(shapely.centroid(blocks))
     is_north = north(px, py)
     rows: list[dict] = []
 
     def sites(n: int, w: np.ndarray) -> np.ndarray:
-        return rng.choice(len(blocks), size=n, replace=True, p=w / w.sum())
+        """``n`` Standorte: Anzahl je Stadtteil proportional zum Gewicht (wenig Zufall), Block darin zufällig."""
+        per_area = _allocate(n, np.bincount(stadtteil, weights=w), 0)
+        chosen = [rng.choice(np.where(stadtteil == t)[0], size=k, p=w[stadtteil == t] / w[stadtteil == t].sum())
+                  for t, k in enumerate(per_area) if k]
+        return np.concatenate(chosen)
 
     # Kitas
     n_kita = int(rng.integers(155, 176))
-    kita_w = weights * np.where(is_north, 0.75, 1.2)
+    # Im Norden leben mehr Kinder je Fläche; dort gibt es etwas mehr, aber kleinere Kitas mit wenigen U3-Plätzen.
+    kita_w = weights * np.where(is_north, 1.3, 1.0)
     motifs = list(rng.permutation(KITA_MOTIFS))
     for b in sites(n_kita, kita_w):
         new = rng.random() < (0.15 if is_north[b] else 0.25)
         carrier = KITA_CARRIERS[int(rng.integers(len(KITA_CARRIERS)))]
         rows.append({
             "art": "Kita", "block": b, "name_stem": carrier, "motif": motifs.pop() if motifs else None,
-            "plaetze_u3": int(rng.integers(8, 19) if is_north[b] else rng.integers(12, 26)),
-            "plaetze_ue3": int(5 * rng.integers(8, 19)),
+            "plaetze_u3": int(rng.integers(8, 17) if is_north[b] else rng.integers(14, 26)),
+            "plaetze_ue3": int(5 * rng.integers(8, 14)),
             "eroeffnung_jahr": int(rng.integers(2016, 2025) if new else rng.integers(1960, 2015)),
         })
     # Familienzentren: zertifizierte Kitas, bevorzugt im Norden
-    kita_rows = [r for r in rows]
-    fz_w = np.array([2.0 if is_north[r["block"]] else 1.0 for r in kita_rows])
-    for i in rng.choice(len(kita_rows), size=int(rng.integers(22, 29)), replace=False, p=fz_w / fz_w.sum()):
-        rows.append({"art": "Familienzentrum", "block": kita_rows[i]["block"], "at_kita": int(i),
+    fz_w = np.array([2.0 if is_north[r["block"]] else 1.0 for r in rows])
+    for i in rng.choice(n_kita, size=int(rng.integers(22, 29)), replace=False, p=fz_w / fz_w.sum()):
+        rows.append({"art": "Familienzentrum", "block": rows[i]["block"], "at_kita": int(i),
                      "eroeffnung_jahr": int(rng.integers(2007, 2021))})
     # Grundschulen: gleichmäßig verteilt (gewichtetes k-means), damit Schulbezirke sinnvoll sind
     n_school = int(rng.integers(42, 49))
@@ -566,10 +579,12 @@ def _facility_frame(rng, rows, blocks, bezirke: gpd.GeoDataFrame) -> gpd.GeoData
                 return p
 
     def unique(name: str, area: str) -> str:
-        if name in used_names:
-            name = f"{name} ({area})"
-        used_names.add(name)
-        return name
+        candidate, n = name, 1
+        while candidate in used_names:
+            candidate = f"{name} ({area})" if n == 1 else f"{name} ({area} {n})"
+            n += 1
+        used_names.add(candidate)
+        return candidate
 
     for row in rows:
         art = row["art"]
@@ -609,11 +624,17 @@ def _facility_frame(rng, rows, blocks, bezirke: gpd.GeoDataFrame) -> gpd.GeoData
     return frame
 
 
-def _school_districts(einrichtungen: gpd.GeoDataFrame, city: Polygon) -> gpd.GeoDataFrame:
-    """Grundschulbezirke: Voronoi-Zellen der Grundschulen, auf das Stadtgebiet zugeschnitten."""
+def _school_districts(einrichtungen: gpd.GeoDataFrame, blocks, graph) -> gpd.GeoDataFrame:
+    """Grundschulbezirke: Blöcke gehen an die Schule mit dem kürzesten Weg (Autobahn und Wasser als Barrieren).
+
+    Die Grenzen folgen Blockgrenzen, aber nicht den statistischen Bezirken: eine zweite, nicht verschachtelte Gliederung.
+    """
     schools = einrichtungen[einrichtungen["art"] == "Grundschule"].reset_index(drop=True)
-    pts = np.column_stack(_coords(schools.geometry.to_numpy()))
-    cells = shapely.set_precision(_voronoi(pts, city), GRID)
+    tree = shapely.STRtree(blocks)
+    sources = [int(tree.query(point, predicate="within")[0]) for point in schools.geometry]
+    owner = _grow(graph, np.arange(len(blocks)), sources, [0.0] * len(sources))
+    label = np.array([owner[b] for b in range(len(blocks))])
+    cells = [shapely.union_all(blocks[label == i], grid_size=GRID) for i in range(len(schools))]
     frame = gpd.GeoDataFrame(
         {"grundschulbezirk_id": [f"GSB{i + 1:02d}" for i in range(len(schools))],
          "einrichtung_id": schools["einrichtung_id"], "name": "Schulbezirk " + schools["name"]},
