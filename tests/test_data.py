@@ -71,6 +71,17 @@ def test_missing_folder_explains_search_and_regeneration(tmp_path, monkeypatch):
     assert message.startswith("Der Datenordner datasets/") and HINT in message and data.ENV_VAR in message
 
 
+def test_folder_without_gpkg_is_named_in_the_error(kit, tmp_path, monkeypatch):
+    monkeypatch.chdir(kit / "modules")
+    monkeypatch.setattr(data, "__file__", str(tmp_path / "site" / "sozialraum" / "data.py"))
+    monkeypatch.setattr(data, "HUB_DIR", tmp_path / "home" / "sozialraum-kit" / "datasets")
+    (kit / "datasets" / "stadt.gpkg").unlink()
+    with pytest.raises(data.DataMissingError) as info:
+        data.list_datasets()
+    assert f"Ohne stadt.gpkg (unvollständig): {(kit / 'datasets').resolve()}" in str(info.value)
+    assert HINT in str(info.value)
+
+
 def test_hub_home_is_the_last_fallback(kit, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(data, "__file__", str(tmp_path / "site" / "sozialraum" / "data.py"))
@@ -219,3 +230,33 @@ def test_read_german_csv_empty_file(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(data.GermanCsvError, match="keine Tabelle"):
         data.read_german_csv(empty)
+
+
+# --- die echten Daten in datasets/ ----------------------------------------------------------------------------
+
+KEY_WIDTHS = {"ags": 8, "stadtbezirk_id": 2, "stadtteil_id": 4, "bezirk_id": 6}
+
+
+def test_real_datasets_load_with_text_keys_and_crs():
+    listing = data.list_datasets()
+    names = set(listing["name"])
+    assert {"stadtgrenze", "stadtbezirke", "stadtteile", "statistische_bezirke", "grundschulbezirke",
+            "einrichtungen", "autobahn", "fluss", "melderegister", "bevoelkerung", "sozialleistungen"} <= names
+    for row in listing.itertuples():
+        frame = data.load(row.name)
+        assert len(frame) == row.zeilen, row.name
+        if row.datei == "stadt.gpkg":
+            assert isinstance(frame, gpd.GeoDataFrame) and frame.crs.to_epsg() == 25832, row.name
+        for column in filter(data.is_key, frame.columns):
+            assert pd.api.types.is_string_dtype(frame[column]), (row.name, column)
+            if column in KEY_WIDTHS:
+                assert frame[column].dropna().str.fullmatch(rf"\d{{{KEY_WIDTHS[column]}}}").all(), (row.name, column)
+    assert data.load("stadtgrenze")["ags"].iloc[0].startswith("05")
+    assert data.load("stadtbezirke")["stadtbezirk_id"].min() == "01"
+
+
+def test_real_datasets_found_from_outside_through_the_installed_package(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert data.datasets_dir() == Path(data.__file__).resolve().parents[2] / "datasets"
+    assert data.load("statistische_bezirke")["bezirk_id"].str.len().eq(6).all()

@@ -85,15 +85,14 @@ def is_key(column: str) -> bool:
     return column.endswith("_id") or column == "ags"
 
 
-def _candidates() -> list[tuple[str, Path]]:
-    """Die Orte, an denen ``datasets/`` gesucht wird, in der Reihenfolge der Suche."""
-    places = []
+def _candidates() -> list[Path]:
+    """Die Orte, an denen ``datasets/`` gesucht wird, in der Reihenfolge der Suche (ohne ``SOZIALRAUM_DATEN``)."""
     cwd = Path.cwd().resolve()
-    for folder in (cwd, *cwd.parents):
-        places.append(("Arbeitsordner und darüber", folder / "datasets"))
-    places.append(("Repository des installierten Pakets", Path(__file__).resolve().parents[2] / "datasets"))
-    places.append(("Home-Verzeichnis", HUB_DIR.expanduser()))
-    return places
+    return [
+        *(folder / "datasets" for folder in (cwd, *cwd.parents)),
+        Path(__file__).resolve().parents[2] / "datasets",  # Repository des installierten Pakets
+        HUB_DIR.expanduser(),
+    ]
 
 
 def datasets_dir() -> Path:
@@ -112,13 +111,16 @@ def datasets_dir() -> Path:
             f"Im Ordner aus {ENV_VAR}={override!r} liegt keine Datei {GPKG}.\n"
             f"Prüfen Sie den Pfad oder entfernen Sie die Variable. {REGENERATE_HINT}"
         )
-    for _, folder in _candidates():
+    candidates = _candidates()
+    for folder in candidates:
         if (folder / GPKG).is_file():
             return folder
-    searched = "\n".join(f"  - {where}: {folder}" for where, folder in _candidates()[-3:])
+    incomplete = [str(folder) for folder in candidates if folder.is_dir()]
+    found = f"Ohne {GPKG} (unvollständig): {', '.join(incomplete)}\n" if incomplete else ""
     raise DataMissingError(
         f"Der Datenordner datasets/ (mit {GPKG}) wurde nicht gefunden.\n"
-        f"Gesucht ab dem Arbeitsordner {Path.cwd()} aufwärts und hier:\n{searched}\n"
+        f"Gesucht ab dem Arbeitsordner {Path.cwd()} aufwärts, im Kit des installierten Pakets "
+        f"({candidates[-2]}) und im Home-Verzeichnis ({candidates[-1]}).\n{found}"
         f"Setzen Sie die Umgebungsvariable {ENV_VAR} auf den Ordner oder erzeugen Sie ihn neu. {REGENERATE_HINT}"
     )
 
