@@ -71,14 +71,18 @@ def _write_export(path: Path, title: list[str], header: list[str], rows: list[li
 def sgb2_export(city: str, year: int, frame: pd.DataFrame, path: Path) -> None:
     """SGB-II-Export nach statistischen Bezirken (ein Stichtag), wie ihn das Statistikamt per Mail verschickt.
 
-    ``frame``: bezirk_id, stadtteil_id, name, basis (Einwohnerinnen und Einwohner unter der Altersgrenze),
-    sgb2 (Leistungsberechtigte), sgb2_u15 (darunter unter 15 Jahren).
+    ``frame``: bezirk_id, stadtteil_id, name, basis (Einwohnerinnen und Einwohner unter 65 Jahren) und die Spalten
+    sgb2_leistungsberechtigte, sgb2_unter_15, sgb2_unter_3, sgb2_3_bis_unter_6, sgb2_6_bis_unter_15 der Tabelle
+    ``sozialleistungen``.
     """
     header = ["Stat. Bezirk", "Stadtteil", "Bezirksname", "Einwohner unter 65 Jahren",
-              "Leistungsberechtigte SGB II", "darunter unter 15 Jahren", "SGB-II-Quote in %", "Stichtag"]
+              "Leistungsberechtigte SGB II", "darunter unter 15 Jahren", "davon unter 3 Jahren",
+              "davon 3 bis unter 6 Jahren", "davon 6 bis unter 15 Jahren", "SGB-II-Quote in %", "Stichtag"]
     rows = [
-        [excel_key(r.bezirk_id), excel_key(r.stadtteil_id), r.name, german_number(r.basis), count_cell(r.sgb2),
-         count_cell(r.sgb2_u15), rate_cell(r.sgb2, r.basis), german_date(year)]
+        [excel_key(r.bezirk_id), excel_key(r.stadtteil_id), r.name, german_number(r.basis),
+         count_cell(r.sgb2_leistungsberechtigte), count_cell(r.sgb2_unter_15), count_cell(r.sgb2_unter_3),
+         count_cell(r.sgb2_3_bis_unter_6), count_cell(r.sgb2_6_bis_unter_15),
+         rate_cell(r.sgb2_leistungsberechtigte, r.basis), german_date(year)]
         for r in frame.itertuples()
     ]
     title = [
@@ -215,11 +219,8 @@ def write(geo: dict, tables: dict[str, pd.DataFrame], out_dir: Path, rng: np.ran
     year = int(tables["sozialleistungen"]["jahr"].max())
 
     sgb2 = tables["sozialleistungen"].query("jahr == @year").set_index("bezirk_id")
-    bezirke = geo["statistische_bezirke"].set_index("bezirk_id").sort_index()
-    frame = pd.DataFrame({
-        "stadtteil_id": bezirke["stadtteil_id"], "name": bezirke["name"], "basis": under_65(tables, year),
-        "sgb2": sgb2["sgb2_leistungsberechtigte"], "sgb2_u15": sgb2["sgb2_unter_15"],
-    }).reset_index()
+    bezirke = geo["statistische_bezirke"].set_index("bezirk_id").sort_index()[["stadtteil_id", "name"]]
+    frame = bezirke.assign(basis=under_65(tables, year)).join(sgb2).reset_index()
     sgb2_export(city, year, frame, out_dir / SGB2_FILE)
 
     migration_export(city, tables["bewegungen"], out_dir / MIGRATION_FILE)
