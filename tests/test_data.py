@@ -118,7 +118,9 @@ def test_unknown_name_lists_valid_names_and_suggests_one(kit, monkeypatch):
         data.load("statistische_bezirk")
     message = str(info.value)
     assert isinstance(info.value, data.UnknownDatasetError)
-    assert message.startswith("Einen Datensatz 'statistische_bezirk' gibt es nicht. Meinten Sie 'statistische_bezirke'?")
+    assert message.startswith(
+        "Einen Datensatz 'statistische_bezirk' gibt es nicht. Meinten Sie 'statistische_bezirke'?"
+    )
     for name in ("bevoelkerung", "einrichtungen", "melderegister", "statistische_bezirke"):
         assert name in message
 

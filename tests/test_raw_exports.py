@@ -1,4 +1,4 @@
-"""Rohdaten in datasets/roh/: Sie brauchen die richtigen Leseoptionen und geben dann genau die sauberen Tabellen wieder."""
+"""Rohdaten in datasets/roh/: Sie brauchen die richtigen Leseoptionen und geben dann die sauberen Tabellen wieder."""
 import sqlite3
 
 import numpy as np
@@ -86,7 +86,8 @@ def test_sgb2_export_needs_all_options_and_then_matches(clean):
     by_hand = by_hand.set_index("bezirk_id")
     assert by_hand.index.equals(expected.index)
     for column, clean_column in [("Leistungsberechtigte SGB II", "sgb2_leistungsberechtigte"),
-                                 ("darunter unter 15 Jahren", "sgb2_unter_15"), ("davon unter 3 Jahren", "sgb2_unter_3"),
+                                 ("darunter unter 15 Jahren", "sgb2_unter_15"),
+                                 ("davon unter 3 Jahren", "sgb2_unter_3"),
                                  ("davon 3 bis unter 6 Jahren", "sgb2_3_bis_unter_6"),
                                  ("davon 6 bis unter 15 Jahren", "sgb2_6_bis_unter_15")]:
         counts = expected[clean_column]
@@ -190,4 +191,5 @@ def test_database_facilities_match_the_geo_layer(con, clean):
     assert np.allclose(facilities["ostwert"], layer.geometry.x, atol=0.06)
     assert np.allclose(facilities["nordwert"], layer.geometry.y, atol=0.06)
     kitas = layer["art"] == "Kita"
-    assert np.array_equal(facilities.loc[kitas, "plaetze_u3"].to_numpy(float), layer.loc[kitas, "plaetze_u3"].to_numpy(float))
+    assert np.array_equal(facilities.loc[kitas, "plaetze_u3"].to_numpy(float),
+                          layer.loc[kitas, "plaetze_u3"].to_numpy(float))

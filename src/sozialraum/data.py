@@ -10,7 +10,7 @@ Beispiele
 >>> bezirke = data.load("statistische_bezirke")   # GeoDataFrame in EPSG:25832
 >>> bezirke["bezirk_id"].head()               # Schlüssel sind Text: "010101", ...
 >>> data.raw_path("sgb2_export_2024.csv")     # Pfad zu einer Rohdatei in datasets/roh/
->>> data.read_german_csv(data.raw_path("sgb2_export_2024.csv"), pad={"Bezirk": 6})
+>>> data.read_german_csv(data.raw_path("sgb2_export_2024.csv"), pad={"Stat. Bezirk": 6})
 
 Wo wird ``datasets/`` gesucht? In dieser Reihenfolge:
 
@@ -191,7 +191,8 @@ def _unknown(name: str, valid: Iterable[str]) -> UnknownDatasetError:
     return UnknownDatasetError(
         f"Einen Datensatz {name!r} gibt es nicht.{maybe}\n"
         f"Gültige Namen: {', '.join(valid)}.\n"
-        "Tipp: data.list_datasets() zeigt alle Datensätze; Rohdateien aus datasets/roh/ öffnen Sie mit data.raw_path()."
+        "Tipp: data.list_datasets() zeigt alle Datensätze; "
+        "Rohdateien aus datasets/roh/ öffnen Sie mit data.raw_path()."
     )
 
 
@@ -255,7 +256,7 @@ def raw_path(filename: str) -> Path:
     """Pfad zu einer Rohdatei in ``datasets/roh/``; die Datei lesen Sie selbst (so lernen Sie die Leseoptionen).
 
     >>> pfad = data.raw_path("sgb2_export_2024.csv")
-    >>> pd.read_csv(pfad, sep=";", encoding="cp1252", skiprows=3)  # und weitere Optionen, siehe Modul 01
+    >>> pd.read_csv(pfad, sep=";", encoding="cp1252", skiprows=4, skipfooter=8, engine="python")  # usw., Modul 01
     >>> import sqlite3
     >>> con = sqlite3.connect(data.raw_path("kommunale_datenbank.sqlite"))
     """
@@ -276,7 +277,7 @@ def raw_path(filename: str) -> Path:
 
 _NUMBER = re.compile(r"-?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
 _DATE = re.compile(r"\d{2}\.\d{2}\.\d{4}")
-_MOJIBAKE = re.compile("Ã[\x80-\xbf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ¤¶¼½¾Ÿ]")
+_MOJIBAKE = re.compile("Ã[\x80-\xbf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ]")  # UTF-8-Umlaute, als cp1252/latin-1 gelesen
 
 
 def _decode(raw: bytes, encoding: str | None, path: Path) -> str:
@@ -362,9 +363,10 @@ def read_german_csv(
       "-" bzw. "–" (nichts vorhanden, genau null) -> 0 (mit ``dash_is_zero=False`` ebenfalls NaN).
       Eine Zelle, die nur aus "." besteht, ist also ein fehlender Wert, kein Tausenderpunkt.
     - Schlüssel bleiben Text: Spalten, deren Name auf ``_id`` endet oder ``ags`` heißt, und die in ``keys``
-      oder ``pad`` genannten. ``pad={"Bezirk": 6}`` füllt verlorene führende Nullen wieder auf ("10203" -> "010203").
+      oder ``pad`` genannten. ``pad={"Stat. Bezirk": 6}`` füllt verlorene führende Nullen wieder auf
+      ("10203" -> "010203").
 
-    >>> df = data.read_german_csv(data.raw_path("sgb2_export_2024.csv"), pad={"Bezirk": 6})
+    >>> df = data.read_german_csv(data.raw_path("sgb2_export_2024.csv"), pad={"Stat. Bezirk": 6})
     >>> df = data.read_german_csv("export.csv", encoding="cp1252", keys=["Gemeindeschlüssel"])
     """
     path = Path(path)

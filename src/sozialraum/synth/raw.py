@@ -140,8 +140,8 @@ def genesis_export(ags: str, city: str, frame: pd.DataFrame, path: Path) -> None
          german_number(r.nichtdeutsch)]
         for r in frame.itertuples()
     ]
-    title = ["Bevölkerungsstand: Gemeinde, Stichtag, Geschlecht, Nationalität", "Fortschreibung des Bevölkerungsstandes",
-             "Bevölkerung (Anzahl)", ""]
+    title = ["Bevölkerungsstand: Gemeinde, Stichtag, Geschlecht, Nationalität",
+             "Fortschreibung des Bevölkerungsstandes", "Bevölkerung (Anzahl)", ""]
     footer = ["__________", f"Ab Stichtag {first_2022}: Fortschreibung auf Basis des Zensus 2022, "
               "davor auf Basis des Zensus 2011 (Bruch in der Zeitreihe)",
               "Nachbildung einer Tabelle der Landesdatenbank (GENESIS-Format)", SOURCE_NOTE, "Stand: 20.06.2025"]
@@ -162,7 +162,7 @@ def _sql_value(value):
 
 def _create_table(con: sqlite3.Connection, name: str, frame: pd.DataFrame, primary_key: list[str],
                   references: dict[str, str]) -> None:
-    """Legt eine Tabelle mit Primärschlüssel und Fremdschlüsseln an (``references``: Spalte -> Tabelle) und füllt sie."""
+    """Legt eine Tabelle mit Primär- und Fremdschlüsseln an (``references``: Spalte -> Tabelle) und füllt sie."""
     columns = [f"{column} {_sql_type(frame[column])}" for column in frame.columns]
     columns.append(f"PRIMARY KEY ({', '.join(primary_key)})")
     columns += [f"FOREIGN KEY ({column}) REFERENCES {table} ({column})" for column, table in references.items()]
