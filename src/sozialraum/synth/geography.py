@@ -47,7 +47,8 @@ NAME_SUFFIXES = [
     "hausen", "dorf", "busch", "heide", "feld", "holz", "bruch", "beck", "hof", "scheid",
     "kamp", "horst", "loh", "hövel", "mark", "berg", "winkel", "rode", "siepen", "ort",
 ]
-CENTRE_NAMES = ["Rathausviertel", "Hauptbahnhof", "Marktviertel", "Stadtgarten", "Musiktheater", "Kirchviertel"]
+CENTRE_NAMES = ["Rathausviertel", "Hauptbahnhof", "Marktviertel", "Stadtgarten", "Musiktheater", "Kirchviertel",
+                "Altmarkt", "Gerichtsviertel", "Theaterviertel", "Stadtbad", "Postviertel", "Museumsviertel"]
 THEMED_NAMES = [
     "Zeche Mathilde", "Zeche Glückauf", "Zeche Gute Hoffnung", "Zeche Friedrich Wilhelm", "Zeche Nordlicht",
     "Zeche Karoline", "Zeche Vereinigte Helene", "Zeche Auguste Victoria II", "Zeche Graf Bismarck II",
@@ -55,7 +56,7 @@ THEMED_NAMES = [
     "Siedlung Am Bergmannsfeld", "Am Volkspark", "Am Stadtwald", "Schlosspark", "Halde Sandberg", "Hüttenwerk",
     "Im Busch", "Kirchheide", "Mühlenfeld", "Lerchenfeld", "Am Sportpark", "Gartenstadt", "Zechenpark",
     "Krankenhausviertel", "Am Wasserturm", "Dorfkern", "Am Friedhof", "Heidesiedlung", "Hellweg",
-    "Zeche Konstantin III", "Kolonie Dreieck", "Siedlung Grüne Aue", "Am Hochbunker", "Gewerbepark Nord",
+    "Zeche Konstantin III", "Kolonie Dreieck", "Siedlung Grüne Aue", "Am Hochbunker", "Gewerbepark",
     "Industriegebiet Schachtstraße", "Am Bahndamm", "Bergmannsglück", "Kokerei", "Am Mühlenbach", "Fuchsheide",
     "Rosenviertel", "Dichterviertel", "Professorenviertel", "Kreuzkirche", "Pferdebahn", "Alte Ziegelei",
 ]
@@ -534,7 +535,7 @@ def _facilities(rng, bezirke: gpd.GeoDataFrame, blocks, weights, stadtteil, cent
     n_school = int(rng.integers(42, 49))
     all_blocks = np.arange(len(blocks))
     for b in _kmeans_seeds(rng, all_blocks, px, py, weights, n_school):
-        rows.append({"art": "Grundschule", "block": b, "plaetze": int(100 * rng.integers(2, 5)),
+        rows.append({"art": "Grundschule", "block": b, "plaetze": int(100 * rng.integers(2, 4)),
                      "eroeffnung_jahr": int(rng.integers(1890, 1976))})
     # Pflegeheime: mehr im (älteren) Süden
     for b in sites(int(rng.integers(26, 34)), weights * np.where(is_north, 0.7, 1.4)):
