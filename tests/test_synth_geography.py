@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from sozialraum.synth import geography
-from sozialraum.synth.__main__ import DEFAULT_SEED, GPKG_NAME, generate
+from sozialraum.synth.__main__ import DEFAULT_SEED, GPKG_NAME, main
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 GPKG = DATASETS / GPKG_NAME
@@ -220,8 +220,9 @@ def sqlite_dump(path: Path) -> list[str]:
         con.close()
 
 
-def test_regeneration_reproduces_committed_datasets(tmp_path):
-    generate(DEFAULT_SEED, tmp_path, log=lambda message: None)
+def test_regeneration_reproduces_committed_datasets(tmp_path, capsys):
+    assert main(["--seed", str(DEFAULT_SEED), "--out", str(tmp_path)]) == 0
+    assert "Gesamtzeit" in capsys.readouterr().out
     files = dataset_files(DATASETS)
     assert files == dataset_files(tmp_path), "datasets/ ist nicht aktuell: python -m sozialraum.synth neu ausführen."
     for name in files:

@@ -10,7 +10,6 @@ Gleicher Seed, gleicher Inhalt. Geschrieben werden:
 from __future__ import annotations
 
 import argparse
-import importlib
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from sozialraum.synth import geography
+from sozialraum.synth import geography, population, raw
 
 DEFAULT_SEED = 2024
 PARQUET_MIN_ROWS = 50_000
@@ -37,29 +36,16 @@ def generate(seed: int, out_dir: Path, log=print) -> None:
     write_geopackage(geo, out_dir / GPKG_NAME)
     log(f"  {GPKG_NAME}: {len(geo)} Layer  ({time.perf_counter() - start:.1f} s)")
 
-    build_population = _part("population", "build")
-    tables = {}
-    if build_population:
-        log("Erzeuge Bevölkerung, Melderegister und Tabellen ...")
-        tables = build_population(geo, np.random.default_rng(pop_ss))
-        for name, frame in tables.items():
-            path = write_table(frame, out_dir, name)
-            log(f"  {path.name}: {len(frame):,} Zeilen".replace(",", "."))
-        log(f"  fertig ({time.perf_counter() - start:.1f} s)")
+    log("Erzeuge Bevölkerung, Melderegister und Tabellen ...")
+    tables = population.build(geo, np.random.default_rng(pop_ss))
+    for name, frame in tables.items():
+        path = write_table(frame, out_dir, name)
+        log(f"  {path.name}: {len(frame):,} Zeilen".replace(",", "."))
+    log(f"  fertig ({time.perf_counter() - start:.1f} s)")
 
-    write_raw = _part("raw", "write")
-    if write_raw:
-        log("Erzeuge Rohdaten-Exporte und kommunale Datenbank ...")
-        write_raw(geo, tables, out_dir / "roh", np.random.default_rng(raw_ss))
+    log("Erzeuge Rohdaten-Exporte und kommunale Datenbank ...")
+    raw.write(geo, tables, out_dir / "roh", np.random.default_rng(raw_ss))
     log(f"Fertig: alle Daten in {out_dir} (Gesamtzeit {time.perf_counter() - start:.1f} s)")
-
-
-def _part(module: str, function: str):
-    """Teil des Generators, sofern schon vorhanden (Bevölkerung und Rohdaten entstehen parallel zur Geografie)."""
-    try:
-        return getattr(importlib.import_module(f"sozialraum.synth.{module}"), function, None)
-    except ModuleNotFoundError:
-        return None
 
 
 def write_geopackage(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
