@@ -220,6 +220,14 @@ def test_read_german_csv_errors_are_german_with_hint(export, options, expected):
         data.read_german_csv(export, **options)
 
 
+def test_read_german_csv_trailing_separator_and_duplicate_names(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text("Titel\n\nBezirk;Anzahl;Anzahl;\n10101;1.500;.;\n20202;7;-;\n", encoding="cp1252")
+    frame = data.read_german_csv(path, pad={"Bezirk": 6})
+    assert frame.columns.tolist() == ["Bezirk", "Anzahl", "Anzahl.1"]
+    assert frame["Anzahl"].tolist() == [1500, 7] and frame["Anzahl.1"].isna().tolist() == [True, False]
+
+
 def test_read_german_csv_detects_utf8_read_as_cp1252(export):
     utf8 = export.with_name("utf8.csv")
     utf8.write_text(EXPORT, encoding="utf-8")

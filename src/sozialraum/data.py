@@ -342,6 +342,16 @@ def _convert(column: pd.Series, dash_is_zero: bool) -> pd.Series:
     return values
 
 
+def _unique(header: list[str]) -> list[str]:
+    """Spaltennamen wie bei ``pd.read_csv``: leere heißen "Unnamed: 3", doppelte bekommen ".1", ".2" ..."""
+    names, seen = [], Counter()
+    for position, name in enumerate(header):
+        name = name or f"Unnamed: {position}"
+        names.append(f"{name}.{seen[name]}" if seen[name] else name)
+        seen[name] += 1
+    return names
+
+
 def read_german_csv(
     path: str | os.PathLike,
     *,
@@ -377,9 +387,12 @@ def read_german_csv(
     if not any(sum(1 for field in row if field.strip()) >= 2 for row in rows):
         raise GermanCsvError(f"In {path.name} steht keine Tabelle (keine Zeile mit mindestens zwei Feldern).")
     start, end = _table_block(rows)
-    header = [field.strip() for field in rows[start]]
+    header = _unique([field.strip() for field in rows[start]])
     body = [row + [""] * (len(header) - len(row)) for row in rows[start + 1 : end + 1]]
     frame = pd.DataFrame([row[: len(header)] for row in body], columns=header, dtype="str")
+    empty = [column for column in header if column.startswith("Unnamed") and frame[column].str.strip().eq("").all()]
+    frame = frame.drop(columns=empty)  # leere Spalten, z. B. aus einem Semikolon am Zeilenende
+    header = list(frame.columns)
     pad = dict(pad or {})
     text_columns = set(keys) | set(pad)
     unknown = sorted(text_columns - set(header))
