@@ -113,6 +113,7 @@ def test_parts_never_exceed_population_groups(tab):
     assert (s["sgb2_unter_3"] <= pop(0, 3)).all() and (s["sgb2_6_bis_unter_15"] <= pop(6, 15)).all()
     assert (s["sgb2_leistungsberechtigte"] <= pop(0, 65)).all()
     assert (s["grundsicherung_alter"] <= pop(65, 200)).all()
+    assert (s["asylblg"] <= b["nichtdeutsch"]).all()
     assert (al["arbeitslose"] <= pop(15, 65)).all() and (al["arbeitslose_15_bis_unter_25"] <= pop(15, 25)).all()
     assert (k["kinder_unter_3"] == pop(0, 3)).all()
     assert (k["betreute_kinder_unter_3"] <= k["kinder_unter_3"]).all()
@@ -130,6 +131,7 @@ def test_register_is_consistent(reg):
     assert not (reg["arbeitslos"] & ~reg["alter"].between(15, 64)).any()
     assert not (reg["kita_betreut"] & (reg["alter"] >= 6)).any()
     assert not ((reg["staatsangehoerigkeit"] == "nichtdeutsch") & ~reg["migrationshintergrund"]).any()
+    assert not (reg["asylblg"] & ((reg["staatsangehoerigkeit"] == "deutsch") | reg["sgb2"])).any()
     # Bedarfsgemeinschaft = household: every member under 65 of an SGB-II household receives SGB II
     under_65 = reg[reg["alter"] < 65]
     assert under_65.groupby("haushalt_id")["sgb2"].nunique().eq(1).all()

@@ -52,30 +52,47 @@ def _draw_from_weights(rng, weights, n):
     return np.minimum(np.searchsorted(cdf, rng.random(n)), len(weights) - 1)
 
 
-def _ages_older(rng, n, widowed):
-    """Ages 55-100 from a Gompertz survival curve with the baby-boom cohorts; widowed persons are older."""
-    a = np.arange(55, MAX_AGE + 1)
-    survival = np.exp(-np.exp(-10.5) / 0.095 * (np.exp(0.095 * a) - np.exp(0.095 * 55)))
-    boom = 1 + 0.35 * np.exp(-(((a - 62) / 6.0) ** 2))
-    return 55 + _draw_from_weights(rng, survival * boom * (1 + widowed * np.clip(a - 60, 0, None) / 40.0), n)
+ADULT = np.arange(18, MAX_AGE + 1)
+SURVIVAL = np.exp(-np.exp(-10.5) / 0.095 * (np.exp(0.095 * ADULT) - np.exp(0.095 * 18)))
 
 
-def _ages_adult(rng, n, lo, hi, mode, spread, young_boost):
-    """Ages lo..hi from a bump around mode; young_boost (per person) adds weight to ages 19-32."""
-    a = np.arange(lo, hi + 1)
-    base = np.exp(-0.5 * ((a - mode) / spread) ** 2) + 0.15
-    out = lo + _draw_from_weights(rng, base, n)
-    # with probability young_boost, redraw in the student / young professional band
-    redraw = rng.random(n) < young_boost
-    out[redraw] = rng.integers(max(lo, 19), 33, redraw.sum())
+def _bump(mode, sd):
+    return np.exp(-0.5 * ((ADULT - mode) / sd) ** 2)
+
+
+def _rise(at, width=3.0):
+    return 1 / (1 + np.exp(-(ADULT - at) / width))
+
+
+# Age profiles of the first adult (ages 18-100): younger and older household members overlap smoothly.
+PROFILE = {
+    "single_young": 0.35 * _bump(27, 5) + 0.65 * _bump(55, 8),
+    "single_old": SURVIVAL * _rise(64) * (1 + np.clip(ADULT - 65, 0, None) / 25),
+    "couple_young": 0.2 * _bump(32, 5) + 0.8 * _bump(58, 5),
+    "couple_old": SURVIVAL**1.3 * _rise(66),
+}
+
+
+def _ages_profile(rng, n, profile, student_share=0.0):
+    """n ages from PROFILE[profile]; with probability student_share (per person) from the young-adult hump."""
+    out = 18 + _draw_from_weights(rng, PROFILE[profile], n)
+    redraw = rng.random(n) < student_share
+    out[redraw] = _young_adults(rng, redraw.sum())
     return out
 
 
+def _young_adults(rng, n, lo=18):
+    """Ages lo..39 with a hump around 25 (students, trainees, young professionals)."""
+    a = np.arange(lo, 40)
+    return lo + _draw_from_weights(rng, np.exp(-0.5 * ((a - 25) / 4.5) ** 2), n)
+
+
 def _children(rng, mother_age, n_kids):
-    """Matrix (n, 4) of child ages (-1 = no child) consistent with the mother's age."""
+    """Matrix (n, 4) of child ages (-1 = no child) consistent with the mother's age; children up to 21 still
+    living with their parents are included."""
     n = len(mother_age)
-    lo = np.clip(mother_age - 44, 0, 17)
-    hi = np.clip(mother_age - 19, 0, 17)
+    lo = np.clip(mother_age - 44, 0, 21)
+    hi = np.clip(mother_age - 19, 0, 21)
     hi = np.maximum(hi, lo)
     ages = lo[:, None] + np.floor(rng.random((n, 4)) * (hi - lo + 1)[:, None]).astype(int)
     ages[np.arange(4)[None, :] >= n_kids[:, None]] = -1
@@ -85,11 +102,11 @@ def _children(rng, mother_age, n_kids):
 def _households(rng, design):
     """Household skeleton: district index, type, member ages and sexes (slot matrices)."""
     dep = design["deprivation"].to_numpy()
-    old = design["alterung"].to_numpy()
+    old = 1.2 * np.tanh(design["alterung"].to_numpy() / 1.2)  # bounded: no district older than ~35 % 65+
     centre = design["zentralitaet"].to_numpy()
     target = design["einwohner_ziel"].to_numpy()
 
-    logw = np.log(np.array([0.41, 0.29, 0.14, 0.045, 0.10]))[None, :] + np.column_stack(
+    logw = np.log(np.array([0.40, 0.29, 0.165, 0.047, 0.10]))[None, :] + np.column_stack(
         [
             0.05 * old + 0.45 * centre,
             0.08 * old - 0.10 * dep,
@@ -111,18 +128,18 @@ def _households(rng, design):
 
     # one-person households: elderly (mostly women) or younger adults (more in the centre)
     m = htype == E
-    is_old = m & (u < _sigmoid(0.35 + 0.3 * old[d] - 0.6 * centre[d] - 0.25 * dep[d]))
-    ages[is_old, 0] = _ages_older(rng, is_old.sum(), widowed=1.0)
+    is_old = m & (u < _sigmoid(-0.5 + 0.22 * old[d] - 0.6 * centre[d] - 0.25 * dep[d]))
+    ages[is_old, 0] = _ages_profile(rng, is_old.sum(), "single_old")
     male[is_old, 0] = rng.random(is_old.sum()) < np.where(ages[is_old, 0] >= 65, 0.28, 0.5)
     young = m & ~is_old
-    ages[young, 0] = _ages_adult(rng, young.sum(), 18, 54, 42, 14, 0.25 + 0.45 * centre[d[young]])
+    ages[young, 0] = _ages_profile(rng, young.sum(), "single_young", 0.05 + 0.3 * centre[d[young]])
     male[young, 0] = rng.random(young.sum()) < 0.56
 
     # couples without children: retired couples or younger / empty-nest couples
     m = htype == POK
-    is_old = m & (u < _sigmoid(0.75 + 0.3 * old[d] - 0.25 * dep[d]))
-    ages[is_old, 0] = _ages_older(rng, is_old.sum(), widowed=0.0)
-    ages[m & ~is_old, 0] = _ages_adult(rng, (m & ~is_old).sum(), 22, 54, 48, 9, 0.25 + 0.3 * centre[d[m & ~is_old]])
+    is_old = m & (u < _sigmoid(-0.3 + 0.22 * old[d] - 0.25 * dep[d]))
+    ages[is_old, 0] = _ages_profile(rng, is_old.sum(), "couple_old")
+    ages[m & ~is_old, 0] = _ages_profile(rng, (m & ~is_old).sum(), "couple_young", 0.05 + 0.2 * centre[d[m & ~is_old]])
     ages[m, 1] = np.clip(ages[m, 0] - np.round(rng.normal(2.5, 3.0, m.sum())).astype(int), 18, MAX_AGE)
     male[m, 0] = True
 
@@ -130,7 +147,7 @@ def _households(rng, design):
     for t, n_probs, lone in ((PMK, [0.43, 0.38, 0.13, 0.06], False), (AE, [0.56, 0.31, 0.10, 0.03], True)):
         m = htype == t
         k = m.sum()
-        mother = np.clip(np.round(rng.normal(37.5, 6.5, k)).astype(int), 20, 56)
+        mother = np.clip(np.round(rng.normal(40, 6.5, k)).astype(int), 20, 58)
         n_kids = 1 + _draw_from_weights(rng, n_probs, k)
         n_kids += (rng.random(k) < 0.25 * np.clip(dep[d[m]], 0, None)) & (n_kids < 4)  # more children in the north
         ages[m, 3:] = _children(rng, mother, n_kids)
@@ -145,17 +162,17 @@ def _households(rng, design):
 
     # other multi-person households: parent with adult child, or a flat share
     m = htype == SONST
-    flatshare = m & (u < 0.4 + 0.3 * centre[d])
+    flatshare = m & (u < 0.3 + 0.3 * centre[d])
     k = flatshare.sum()
-    ages[flatshare, 0] = 19 + _draw_from_weights(rng, np.exp(-np.arange(20) / 6.0), k)
-    ages[flatshare, 1] = 19 + _draw_from_weights(rng, np.exp(-np.arange(20) / 6.0), k)
+    ages[flatshare, 0] = _young_adults(rng, k)
+    ages[flatshare, 1] = _young_adults(rng, k)
     third = flatshare & (rng.random(h) < 0.3)
-    ages[third, 2] = 19 + _draw_from_weights(rng, np.exp(-np.arange(20) / 6.0), third.sum())
+    ages[third, 2] = _young_adults(rng, third.sum())
     male[flatshare, :3] = rng.random((k, 3)) < 0.5
     family = m & ~flatshare
     k = family.sum()
-    ages[family, 0] = np.clip(np.round(rng.normal(62, 11, k)).astype(int), 45, 95)
-    ages[family, 1] = np.clip(ages[family, 0] - np.round(rng.normal(30, 4, k)).astype(int), 18, 60)
+    ages[family, 0] = np.clip(np.round(rng.normal(68, 10, k)).astype(int), 50, 95)
+    ages[family, 1] = np.clip(ages[family, 0] - np.round(rng.normal(30, 4, k)).astype(int), 25, 65)
     male[family, 0] = rng.random(k) < 0.35
     male[family, 1] = rng.random(k) < 0.6
     return d, htype, ages, male
@@ -211,7 +228,7 @@ def build_register(design, rng, gu_bezirk, gu_persons):
 
     # origin of the household: 0 no migration background, 1 German with, 2 foreign nationality
     type_eff = np.array([0.0, -0.2, 0.35, 0.15, 0.3])[htype]
-    base_f = 0.65 * dep + 0.5 * centre - 1.8 * elderly_hh + type_eff
+    base_f = np.where(dep < 0, 0.4, 0.65) * dep + 0.5 * centre - 1.8 * elderly_hh + type_eff
     p_f = _sigmoid(_solve_intercept(base_f, size * ~in_gu, TARGETS["nichtdeutsch"] * 1.15) + base_f)
     p_f[in_gu] = 1.0
     base_g = 0.45 * dep - 0.9 * elderly_hh + 0.2 * (htype == PMK)
@@ -221,7 +238,7 @@ def build_register(design, rng, gu_bezirk, gu_persons):
 
     # Bedarfsgemeinschaft (simplified: the household); SGB II only for members under 65
     base_s = (
-        np.where(dep < 0, 0.85 * dep, 1.15 * np.tanh(dep / 1.6))
+        np.where(dep < 0, 0.7 * dep, 1.15 * np.tanh(dep / 1.6))
         + np.array([0.1, -0.9, 0.0, 1.7, -0.2])[htype]
         + np.array([0.0, 0.35, 1.0])[origin]
         - 0.6 * (oldest >= 65)
@@ -245,7 +262,7 @@ def build_register(design, rng, gu_bezirk, gu_persons):
     ius_soli = child & (o == 2) & (rng.random(len(alter)) < 0.42) & ~in_gu[hh_idx]
     nichtdeutsch = (o == 2) & ~ius_soli
     sgb2 = hh_sgb2[hh_idx] & (alter < 65)
-    asyl = hh_asyl[hh_idx]
+    asyl = hh_asyl[hh_idx] & nichtdeutsch
     pdep = dep[hh_idx]
     pd_ = d[hh_idx]
 

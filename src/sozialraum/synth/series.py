@@ -32,7 +32,7 @@ TREND = {
     "deutsch_mh": np.linspace(0.88, 1.0, 10),
     "sgb2": np.array([0.98, 1.03, 1.08, 1.06, 1.03, 1.03, 1.01, 1.02, 1.01, 1.0]),
     "grundsicherung": np.linspace(0.80, 1.0, 10),
-    "asylblg": np.array([4.0, 3.0, 1.8, 1.5, 1.3, 1.2, 1.1, 1.2, 1.1, 1.0]),
+    "asylblg": np.array([6.0, 4.5, 2.2, 1.6, 1.4, 1.2, 1.1, 1.3, 1.1, 1.0]),
     "arbeitslos": np.array([1.12, 1.08, 1.02, 0.96, 0.92, 1.04, 1.0, 0.95, 0.98, 1.0]),
     "kita_u3": np.array([0.74, 0.77, 0.81, 0.84, 0.87, 0.86, 0.90, 0.94, 0.97, 1.0]),
     "kita_ue3": np.array([0.98, 0.98, 0.99, 0.99, 1.0, 0.99, 1.0, 1.0, 1.0, 1.0]),
@@ -198,6 +198,7 @@ def _year_counts(rng, pops, c24, pop24, i, gu):
         factor = TREND[trend][i] * trend_gu.get(trend, 1.0)
         out[name] = _binom(rng, pops[denom], _ratio(c24[name], pop24[denom]) * factor)
     nd = out["nichtdeutsch_unter_18"] + out["nichtdeutsch_18_bis_unter_65"] + out["nichtdeutsch_65_plus"]
+    out["asylblg"] = np.minimum(out["asylblg"], nd)  # asylum seekers are foreign nationals
     deutsch24 = pop24["einwohner"] - sum(c24[k] for k in RATES if k.startswith("nichtdeutsch"))
     out["deutsch_mit_migrationshintergrund"] = _binom(
         rng, pops["einwohner"] - nd, _ratio(c24["deutsch_mit_migrationshintergrund"], deutsch24) * TREND["deutsch_mh"][i])
