@@ -31,6 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # kein Netz außer JupyterLab (folium lädt sonst Leaflet)
 ]
 # Einstellungen für JupyterLab in diesem Test: alle Zellen im DOM (kein Fenstermodus), keine Neuigkeiten aus dem Netz.
 LAB_SETTINGS = {
@@ -65,8 +66,8 @@ def lab(tmp_path_factory):
     """Startet JupyterLab in einer Kopie des Kurses; gibt (Basis-URL, Token) zurück und beendet es am Ende."""
     course = tmp_path_factory.mktemp("kurs")
     shutil.copytree(ROOT / "modules", course / "modules")
-    if (ROOT / "exercises" / "00_start").is_dir():
-        shutil.copytree(ROOT / "exercises" / "00_start", course / "exercises" / "00_start")
+    shutil.copytree(ROOT / "exercises" / "00_start", course / "exercises" / "00_start")
+    shutil.copy(ROOT / "nbgrader_config.py", course)  # Validate liest die Kurskonfiguration wie auf Binder
     settings = tmp_path_factory.mktemp("lab-settings")
     for plugin, values in LAB_SETTINGS.items():
         path = settings / f"{plugin}.jupyterlab-settings"
@@ -125,7 +126,7 @@ def page(browser):
 
 def open_notebook(page: Page, lab, path: str) -> None:
     base, token = lab
-    page.goto(f"{base}/lab/tree/{path}?token={token}")
+    page.goto(f"{base}/lab/tree/{path}?reset&token={token}")  # reset: ohne die Tabs des vorigen Tests
     expect(page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")).to_be_visible()
     wait_for_idle_kernel(page)
 
@@ -168,12 +169,19 @@ def test_start_notebook_runs_in_jupyterlab(lab, page):
     page.screenshot(path=ARTIFACTS / "jupyterlab_00_start.png")
 
 
-def test_learners_see_validate_but_not_formgrader(lab, page):
-    exercise = "exercises/00_start/00_start.ipynb"
-    has_exercise = (ROOT / exercise).exists()
-    open_notebook(page, lab, exercise if has_exercise else "modules/00_start.ipynb")
-    expect(page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .validate-button")).to_be_visible()
+def test_learners_can_validate_an_exercise(lab, page):
+    open_notebook(page, lab, "exercises/00_start/00_start.ipynb")
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .validate-button").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog.get_by_text("Validation Results")).to_be_visible()
+    # Die unbearbeitete Übung enthält noch `raise NotImplementedError()`: Validate muss das melden.
+    expect(dialog.locator(".validation-failed")).to_contain_text("The following cell failed")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "jupyterlab_validate.png")
 
+
+def test_formgrader_is_hidden_from_learners(lab, page):
+    open_notebook(page, lab, "modules/00_start.ipynb")
     page.locator(".lm-MenuBar-item", has_text="Nbgrader").click()
     menu = page.locator("#jp-mainmenu-nbgrader")
     expect(menu).to_be_visible()
@@ -186,12 +194,8 @@ def test_learners_see_validate_but_not_formgrader(lab, page):
     expect(palette.locator(".lm-CommandPalette-item")).not_to_have_count(0)
     palette.locator("input").fill("formgrader")
     expect(palette.locator(".lm-CommandPalette-item")).to_have_count(0)
-    page.keyboard.press("Escape")
 
     base, token = lab
     with pytest.raises(urllib.error.HTTPError) as response:
         urllib.request.urlopen(f"{base}/formgrader?token={token}", timeout=30)
     assert response.value.code == 404, "Die Formgrader-Seite darf auf dem Server für Teilnehmende nicht existieren."
-    if has_exercise:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=ARTIFACTS / "jupyterlab_validate.png")
