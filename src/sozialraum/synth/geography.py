@@ -310,7 +310,7 @@ def _hierarchy(rng, outline, centre, sub_centre, blocks, cx, cy, weights, graph)
     sources = [nearest(p, all_blocks) for p in points]
     # Vorsprünge so einstellen, dass die Stadtbezirke ähnlich viel "Gewicht" (grob: Einwohner) tragen; Mitte etwas mehr
     target = np.full(n_outer + 1, 1.0)
-    target[0] = 1.3
+    target[0] = 1.0
     target *= weights.sum() / target.sum()
     head_start = np.zeros(n_outer + 1)
     for _ in range(12):
@@ -547,9 +547,15 @@ def _facilities(rng, bezirke: gpd.GeoDataFrame, blocks, weights, stadtteil, cent
     doctor_w = weights ** 1.5 * np.where(is_north, 0.65, 1.2) * np.exp(-d_centre / 6000)
     for b in sites(int(rng.integers(140, 161)), doctor_w):
         rows.append({"art": "Hausarztpraxis", "block": b, "eroeffnung_jahr": int(rng.integers(1978, 2024))})
-    # Genau eine Gemeinschaftsunterkunft: nördlich, am Stadtrand, eröffnet in der Fluchtbewegung 2015/16
-    candidates = np.where(is_north & (d_centre > np.quantile(d_centre[is_north], 0.6)))[0]
-    rows.append({"art": "Gemeinschaftsunterkunft", "block": int(rng.choice(candidates)),
+    # Genau eine Gemeinschaftsunterkunft, eröffnet in der Fluchtbewegung 2015/16: in einem kleinen statistischen
+    # Bezirk im Norden am Stadtrand (wenige Einwohner, daher springen dort die Quoten; Vorbild Essen-Schuir)
+    centroids = bezirke.geometry.centroid
+    far = np.hypot(centroids.x - centre[0], centroids.y - centre[1])
+    outer_north = np.where(north(centroids.x, centroids.y) & (far > np.quantile(far, 0.6)))[0]
+    smallest = outer_north[np.argsort(bezirke.geometry.area.to_numpy()[outer_north])[:3]]
+    target = bezirke.geometry.iloc[int(rng.choice(smallest))]
+    inside = np.where(shapely.covered_by(blocks, target))[0]
+    rows.append({"art": "Gemeinschaftsunterkunft", "block": int(rng.choice(inside)),
                  "plaetze": int(10 * rng.integers(30, 41)), "eroeffnung_jahr": 2015})
 
     return _facility_frame(rng, rows, blocks, bezirke)
