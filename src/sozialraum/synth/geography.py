@@ -244,7 +244,6 @@ def _adjacency(rng, blocks, cx, cy, barriers) -> list[list[tuple[float, int]]]:
 def _grow(graph, members: np.ndarray, sources: list[int], head_start: list[float]) -> dict[int, int]:
     """Mehrquellen-Dijkstra innerhalb ``members``: Block -> Index der Quelle. Ergebnis ist zusammenhängend."""
     allowed = set(members.tolist())
-    best: dict[int, float] = {}
     owner: dict[int, int] = {}
     heap = [(-head_start[i], node, i) for i, node in enumerate(sources)]
     heapq.heapify(heap)
@@ -253,7 +252,6 @@ def _grow(graph, members: np.ndarray, sources: list[int], head_start: list[float
         if node in owner:
             continue
         owner[node] = src
-        best[node] = d
         for cost, nxt in graph[node]:
             if nxt in allowed and nxt not in owner:
                 heapq.heappush(heap, (d + cost, nxt, src))
@@ -299,7 +297,9 @@ def _allocate(total: int, weights: np.ndarray, minimum: int) -> np.ndarray:
 def _hierarchy(rng, outline, centre, sub_centre, blocks, cx, cy, weights, graph) -> pd.DataFrame:
     """Ordne jeden Block einem Stadtbezirk, Stadtteil und statistischen Bezirk zu (Indizes, noch ohne Namen)."""
     all_blocks = np.arange(len(blocks))
-    nearest = lambda p, members: int(members[np.argmin((cx[members] - p[0]) ** 2 + (cy[members] - p[1]) ** 2)])
+
+    def nearest(p, members):
+        return int(members[np.argmin((cx[members] - p[0]) ** 2 + (cy[members] - p[1]) ** 2)])
 
     # Stadtbezirke: Mitte im Zentrum, die übrigen im Ring; der nördlichste trägt das Nebenzentrum.
     n_outer = int(rng.integers(4, 7))
@@ -308,10 +308,8 @@ def _hierarchy(rng, outline, centre, sub_centre, blocks, cx, cy, weights, graph)
     angles[0] = sub_angle
     points = [centre] + [sub_centre] + [_ray_point(outline, centre, a, 0.6) for a in angles[1:]]
     sources = [nearest(p, all_blocks) for p in points]
-    # Vorsprünge so einstellen, dass die Stadtbezirke ähnlich viel "Gewicht" (grob: Einwohner) tragen; Mitte etwas mehr
-    target = np.full(n_outer + 1, 1.0)
-    target[0] = 1.0
-    target *= weights.sum() / target.sum()
+    # Vorsprünge der Keime so einstellen, dass alle Stadtbezirke ähnlich viel "Gewicht" (grob: Einwohner) tragen
+    target = np.full(n_outer + 1, weights.sum() / (n_outer + 1))
     head_start = np.zeros(n_outer + 1)
     for _ in range(12):
         owner = _grow(graph, all_blocks, sources, head_start.tolist())
