@@ -1,7 +1,7 @@
 """JupyterLab im echten Browser: das Start-Notebook läuft, Tabelle und Karte erscheinen, Validate ja, Formgrader nein.
 
 Der Test startet JupyterLab auf 127.0.0.1 (freier Port, Token) in einer Kopie von modules/ und steuert Debians
-Chromium mit Playwright (kein Browser-Download). Ein Bildschirmfoto landet in artifacts/.
+Chromium mit Playwright (kein Browser-Download). Von jedem Test landet ein Bildschirmfoto in artifacts/.
 """
 import json
 import os
@@ -116,11 +116,14 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, request):
+    """Eine neue Browserseite; am Ende (auch nach einem Fehler) ein Bildschirmfoto in artifacts/<Testname>.png."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="de-DE")
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{request.node.name}.png")
     context.close()
 
 
@@ -150,7 +153,7 @@ def run_all_cells(page: Page) -> None:
     wait_for_idle_kernel(page)
 
 
-def test_start_notebook_runs_in_jupyterlab(lab, page):
+def test_start_notebook_runs_in_jupyterlab(page, lab):
     open_notebook(page, lab, "modules/00_start.ipynb")
     run_all_cells(page)
     outputs = page.locator(".jp-OutputArea-output")
@@ -164,23 +167,19 @@ def test_start_notebook_runs_in_jupyterlab(lab, page):
     expect(static_map).to_be_visible()
     expect(outputs.locator("iframe").first).to_be_attached()  # folium-Karte
 
-    static_map.scroll_into_view_if_needed()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / "jupyterlab_00_start.png")
+    static_map.scroll_into_view_if_needed()  # für das Bildschirmfoto
 
 
-def test_learners_can_validate_an_exercise(lab, page):
+def test_learners_can_validate_an_exercise(page, lab):
     open_notebook(page, lab, "exercises/00_start/00_start.ipynb")
     page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .validate-button").click()
     dialog = page.locator(".jp-Dialog")
     expect(dialog.get_by_text("Validation Results")).to_be_visible()
     # Die unbearbeitete Übung enthält noch `raise NotImplementedError()`: Validate muss das melden.
     expect(dialog.locator(".validation-failed")).to_contain_text("The following cell failed")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / "jupyterlab_validate.png")
 
 
-def test_formgrader_is_hidden_from_learners(lab, page):
+def test_formgrader_is_hidden_from_learners(page, lab):
     open_notebook(page, lab, "modules/00_start.ipynb")
     page.locator(".lm-MenuBar-item", has_text="Nbgrader").click()
     menu = page.locator("#jp-mainmenu-nbgrader")
@@ -194,6 +193,7 @@ def test_formgrader_is_hidden_from_learners(lab, page):
     expect(palette.locator(".lm-CommandPalette-item")).not_to_have_count(0)
     palette.locator("input").fill("formgrader")
     expect(palette.locator(".lm-CommandPalette-item")).to_have_count(0)
+    page.keyboard.press("Escape")
 
     base, token = lab
     with pytest.raises(urllib.error.HTTPError) as response:
