@@ -245,3 +245,13 @@ def test_regeneration_reproduces_committed_datasets(tmp_path, capsys):
             assert sqlite_dump(committed) == sqlite_dump(fresh), name
         else:  # CSV und andere Textdateien: Byte für Byte
             assert committed.read_bytes() == fresh.read_bytes(), name
+
+
+def test_cli_rejects_a_file_as_output_folder(tmp_path, capsys):
+    target = tmp_path / "stadt.txt"
+    target.write_text("kein Ordner")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--out", str(target)])
+    assert exit_info.value.code == 2
+    assert "ist eine Datei" in capsys.readouterr().err
+    assert target.read_text() == "kein Ordner"

@@ -72,10 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m sozialraum.synth",
         description="Erzeugt die synthetischen Daten der fiktiven Ruhrgebietsstadt Haldenbrück.",
+        add_help=False,
     )
+    parser.add_argument("-h", "--help", action="help", help="diese Hilfe zeigen und beenden")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"Zufalls-Seed (Standard: {DEFAULT_SEED})")
     parser.add_argument("--out", type=Path, default=Path("datasets"), help="Zielordner (Standard: datasets)")
     args = parser.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out} ist eine Datei. Bitte einen Ordner angeben, z. B. --out datasets.")
     generate(args.seed, args.out)
     return 0
 
