@@ -44,11 +44,11 @@ def district_design(geo, rng):
     mitte = geo["statistische_bezirke"].loc[lambda g: g["stadtbezirk_id"] == "01"].geometry.union_all().centroid
     zentrum_km = cent.distance(mitte).to_numpy() / 1000
     zentralitaet = np.exp(-zentrum_km / (0.25 * zentrum_km.max()))
-    nord = nord_km / nord_km.std()
+    nord = np.tanh(nord_km / 1.5)  # about 1 from 2-3 km north of the motorway, about -1 south of it
     flaeche = gdf.geometry.area.to_numpy() / 1e6
 
-    deprivation = _standardise(1.0 * np.tanh(1.3 * nord) + 0.4 * zentralitaet + 0.85 * _smooth_noise(gdf, rng))
-    alterung = _standardise(-0.7 * np.tanh(1.3 * nord) - 0.5 * zentralitaet + 0.7 * _smooth_noise(gdf, rng))
+    deprivation = _standardise(1.3 * nord + 0.35 * zentralitaet + 0.7 * _smooth_noise(gdf, rng) + 0.45 * rng.standard_normal(len(gdf)))
+    alterung = _standardise(-0.7 * nord - 0.5 * zentralitaet + 0.7 * _smooth_noise(gdf, rng))
     weight = (0.3 + np.sqrt(flaeche / flaeche.mean())) * (0.5 + zentralitaet) * np.exp(0.15 * deprivation + 0.25 * rng.standard_normal(len(gdf)))
     einwohner = np.round(EINWOHNER_ZIEL * weight / weight.sum()).astype(int)
     return pd.DataFrame(
