@@ -10,6 +10,7 @@ alle 0,1 s mit psutil abgetastet. Ausgabe: eine Markdown-Tabelle; Budget je Note
 Rückgabewert 1, wenn ein Notebook fehlschlägt oder das Budget überschreitet.
 """
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -26,6 +27,7 @@ MODULES = ROOT / "modules"
 BUDGET_SECONDS = 20
 BUDGET_MB = 500
 SAMPLE_SECONDS = 0.1
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class PeakRssSampler:
@@ -76,7 +78,8 @@ def measure(path: Path, workdir: Path) -> tuple[float, float, str]:
     try:
         client.execute()
     except Exception as exc:  # ein fehlerhaftes Notebook soll die Messung der anderen nicht verhindern
-        last_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        message = ANSI_COLOUR.sub("", str(exc)).strip()
+        last_line = message.splitlines()[-1] if message else type(exc).__name__
         error = "Fehler: " + last_line.replace("|", "/")
     seconds = time.perf_counter() - started
     sampler.stop()
