@@ -179,6 +179,9 @@ def test_facilities(geo):
     assert 0.1 <= kitas["eroeffnung_jahr"].ge(2016).mean() <= 0.35  # Ausbau seit 2016
     north = north_of_motorway(geo, kitas.geometry.x, kitas.geometry.y)
     assert kitas["plaetze_u3"][north].mean() < kitas["plaetze_u3"][~north].mean()
+    centres = ein[ein["art"] == "Familienzentrum"]
+    kita_at = kitas.set_index(kitas.geometry.to_wkt())["eroeffnung_jahr"]
+    assert (centres["eroeffnung_jahr"].to_numpy() >= kita_at[centres.geometry.to_wkt()].to_numpy()).all()
     care = ein[ein["art"] == "Pflegeheim"]
     assert care["plaetze"].between(60, 120).all()
 

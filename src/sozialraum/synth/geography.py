@@ -527,8 +527,9 @@ def _facilities(rng, bezirke: gpd.GeoDataFrame, blocks, weights, stadtteil, cent
     # Familienzentren: zertifizierte Kitas, bevorzugt im Norden
     fz_w = np.array([2.0 if is_north[r["block"]] else 1.0 for r in rows])
     for i in rng.choice(n_kita, size=int(rng.integers(22, 29)), replace=False, p=fz_w / fz_w.sum()):
+        certified = max(int(rng.integers(2007, 2021)), rows[i]["eroeffnung_jahr"])  # nicht vor der Kita
         rows.append({"art": "Familienzentrum", "block": rows[i]["block"], "at_kita": int(i),
-                     "eroeffnung_jahr": int(rng.integers(2007, 2021))})
+                     "eroeffnung_jahr": certified})
     # Grundschulen: gleichmäßig verteilt (gewichtetes k-means), damit Schulbezirke sinnvoll sind
     n_school = int(rng.integers(42, 49))
     all_blocks = np.arange(len(blocks))
