@@ -145,8 +145,9 @@ def wait_for_idle_kernel(page: Page) -> None:
 
 
 def run_all_cells(page: Page) -> None:
-    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-    page.locator(".lm-Menu-item:not(.lm-mod-disabled)").get_by_text("Run All Cells", exact=True).click()
+    # Die Oberfläche ist deutsch (Sprachpaket aus binder/postBuild): Menü "Ausführen".
+    page.locator(".lm-MenuBar-item", has_text="Ausführen").first.click()
+    page.locator(".lm-Menu-item:not(.lm-mod-disabled)").get_by_text("Alle Zellen ausführen", exact=True).click()
     # Fertig ist eine Zelle, wenn ihr Zähler eine Zahl zeigt ("[3]:"), nicht "[ ]:" oder "[*]:".
     unfinished = page.locator(".jp-CodeCell .jp-InputPrompt").filter(has_not_text=re.compile(r"\[\d+\]"))
     expect(unfinished).to_have_count(0)
