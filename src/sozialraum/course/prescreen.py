@@ -1,0 +1,183 @@
+"""Vorprüfung der Varianten ohne nbgrader: Ändert eine Variante überhaupt eine Antwort?
+
+Läuft als eigener Prozess (``python -m sozialraum.course.prescreen < auftrag.json > ergebnis.json``). Er führt die
+Codezellen der Lösung der Reihe nach in einem Namensraum aus (ohne Testzellen). Vor jeder Lösungszelle wird für
+jede Variante dieser Aufgabe ein Kindprozess abgespalten (``os.fork``: der Zustand bis hierher wird geteilt, nicht
+neu berechnet); er führt die Variante und alle folgenden Zellen aus und meldet einen Fingerabdruck jeder
+Antwortvariable. Varianten mit denselben Fingerabdrücken wie die Lösung sind gleichwertig (keine falsche Antwort).
+
+Danach führt das Kind die Testzellen seiner Aufgabe aus (samt verborgenen Tests) und meldet, welche Zusicherung
+scheitert: eine Vorhersage, die ``check`` nur zum Bündeln nutzt; bewertet wird mit nbgrader.
+Die Typ-Attrappen entstehen hier, weil sie vom Typ der richtigen Antwort abhängen.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pickle
+import signal
+import sys
+import traceback
+
+from sozialraum.course import mutate
+from sozialraum.course.tasks import assigned_names, used_names
+
+MISSING = "<fehlt>"
+CHILD_TIMEOUT = 120
+
+
+def _series_bytes(series) -> bytes:
+    import pandas as pd
+
+    if series.dtype.kind == "f":
+        series = series.map(lambda x: float(f"{x:.9g}"))
+    if hasattr(series, "to_wkb"):
+        return pickle.dumps(list(series.to_wkb()))
+    return pd.util.hash_pandas_object(series, index=False).to_numpy().tobytes()
+
+
+def fingerprint(value) -> str:
+    """Fingerabdruck eines Werts: Typ und Inhalt (Gleitkommazahlen auf 9 gültige Stellen gerundet)."""
+    import numpy as np
+    import pandas as pd
+
+    kind = f"{type(value).__module__}.{type(value).__qualname__}"
+    try:
+        if isinstance(value, float):  # numpy.float64 ist eine Unterklasse von float: gleiche Antwort
+            kind, body = "float", f"{float(value):.9g}".encode()
+        elif isinstance(value, (pd.DataFrame, pd.Series)):
+            frame = value.to_frame() if isinstance(value, pd.Series) else value
+            parts = [repr(list(frame.columns)), repr([str(t) for t in frame.dtypes]), repr(list(value.index.names)),
+                     str(value.index.dtype), str(getattr(value, "crs", None)),
+                     _series_bytes(value.index.to_series())]
+            parts += [_series_bytes(frame.iloc[:, i]) for i in range(frame.shape[1])]
+            body = pickle.dumps(parts)
+        elif isinstance(value, np.ndarray):
+            body = pickle.dumps((value.dtype.str, value.shape, value.tobytes()))
+        else:
+            body = pickle.dumps(value)
+    except Exception:  # nicht serialisierbar (z. B. Attrappen): jede Instanz gilt als verschieden
+        body = f"{repr(value)[:2000]}@{id(value)}".encode()
+    return kind + ":" + hashlib.sha256(body).hexdigest()
+
+
+def _run_cell(source: str, namespace: dict) -> str:
+    """Führt eine Zelle aus; gibt "" oder "Fehlertyp:Zeile" zurück (danach geht es weiter, wie bei nbgrader)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        code = compile(TransformerManager().transform_cell(source), "<zelle>", "exec")
+        exec(code, namespace)
+        return ""
+    except BaseException as error:  # noqa: BLE001 - auch SystemExit/KeyboardInterrupt aus Abgaben abfangen
+        lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__) if frame.filename == "<zelle>"]
+        return f"{type(error).__name__}:{lines[-1] if lines else 0}"
+
+
+def _answers(namespace: dict, names: list[str]) -> dict[str, str]:
+    return {name: fingerprint(namespace[name]) if name in namespace else MISSING for name in names}
+
+
+def _in_child(work) -> dict:
+    """Führt ``work()`` in einem abgespaltenen Prozess aus und gibt dessen JSON-Ergebnis zurück."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        signal.alarm(CHILD_TIMEOUT)
+        try:
+            payload = json.dumps(work()).encode()
+        except BaseException:  # noqa: BLE001
+            payload = json.dumps({"error": traceback.format_exc(limit=3)}).encode()
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(payload)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    return json.loads(data) if data else {"error": "Zeitüberschreitung oder Absturz"}
+
+
+def screen(job: dict) -> dict:
+    """Führt den Auftrag aus (siehe Modulbeschreibung) und gibt das Ergebnis als JSON-fähiges dict zurück."""
+    cells, tasks = job["cells"], job["tasks"]
+    all_names = sorted({name for names in tasks.values() for name in names})
+    by_task: dict[str, list[dict]] = {}
+    for variant in job["variants"]:
+        by_task.setdefault(variant["task"], []).append(variant)
+    os.chdir(job["workdir"])
+    sys.path.insert(0, job["workdir"])
+    from IPython.display import display
+
+    namespace = {"__name__": "__main__", "display": display}
+    variants, results, errors = [], {}, {}
+    for index, cell in enumerate(cells):
+        task = cell.get("task")
+        if task in tasks:
+            todo = by_task.get(task, [])
+            todo = todo + _impostors(cell, task, tasks[task], namespace)
+            for variant in todo:
+                results[variant["key"]] = _in_child(lambda variant=variant, index=index: _variant(
+                    variant, cells, index, namespace, all_names))
+            variants += todo
+        failed = _run_cell(cell["source"], namespace)
+        if failed:
+            errors[cell.get("task") or cell.get("test_of") or f"zelle-{index}"] = failed
+    return {"variants": variants, "results": results, "solution": _answers(namespace, all_names),
+            "solution_errors": errors}
+
+
+def _touched(source: str) -> list[str]:
+    return sorted(set(assigned_names(source)) | used_names(source))
+
+
+def _impostors(cell: dict, task: str, answers: list[str], namespace: dict) -> list[dict]:
+    """Typ-Attrappen für die Antworten dieser Aufgabe (der Typ kommt aus einem Lauf der Lösung)."""
+    def reference():
+        _run_cell(cell["source"], namespace)
+        return {"snippets": [[name, description, snippet] for name in answers if name in namespace
+                             for description, snippet in mutate.impostor_snippets(name, namespace[name])],
+                "state": _answers(namespace, _touched(cell["source"]))}
+    found = _in_child(reference)
+    cell["state"] = found.get("state")
+    return [{"key": f"{task}-attrappe-{number:03d}", "task": task, "category": mutate.IMPOSTOR,
+             "description": f"{name}: {description}", "source": mutate.impostor_source(cell["source"], snippet)}
+            for number, (name, description, snippet) in enumerate(found.get("snippets", []))]
+
+
+def _variant(variant: dict, cells: list[dict], index: int, namespace: dict, all_names: list[str]) -> dict:
+    """Im Kindprozess: Variante statt Zelle ``index``, dann die eigenen Tests (Vorhersage des Ergebnisses) und,
+    falls spätere Zellen geänderte Namen verwenden, alle späteren Zellen."""
+    cell = cells[index]
+    failed = _run_cell(variant["source"], namespace)
+    state = cell.get("state")
+    changed = {n for n, fp in _answers(namespace, _touched(cell["source"])).items() if state is None or fp != state[n]}
+    later = cells[index + 1:]
+    verdict = [_run_cell(c["source"], namespace) for c in later if c.get("test_of") == cell["task"]]
+    run_later = any(changed & used_names(c["source"]) for c in later if not c.get("test_of"))
+    if run_later:
+        for other in later:
+            if not other.get("test_of"):
+                _run_cell(other["source"], namespace)
+    return {"failed": failed, "ran_later": run_later, "verdict": verdict, "answers": _answers(namespace, all_names)}
+
+
+def main() -> None:
+    job = json.load(sys.stdin)
+    real_stdout = os.dup(1)
+    with contextlib.redirect_stdout(sys.stderr):
+        os.dup2(2, 1)
+        result = screen(job)
+    os.dup2(real_stdout, 1)
+    sys.stdout.write(json.dumps(result))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
