@@ -20,6 +20,13 @@ c.Execute.timeout = 120
 # nbgrader wertet sonst jede stderr-Ausgabe einer Testzelle als Fehler. Fehler (Exceptions) zählen weiter.
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"[\s\S]"
+# Der Validate-Knopf kennt IgnorePattern nicht: In Kernen, die nbgrader startet (Validate, Autograde), schreiben
+# Warnungen deshalb auf stdout statt stderr. Sie bleiben sichtbar, gelten aber nicht als Fehlschlag.
+c.Execute.extra_arguments = [
+    "--IPKernelApp.exec_lines="
+    "__import__('warnings').showwarning = lambda message, category, filename, lineno, file=None, line=None: "
+    "print(__import__('warnings').formatwarning(message, category, filename, lineno, line), end='')"
+]
 
 # Gelöschte Testzellen werden beim Bewerten aus der Quelle wiederhergestellt (samt verborgenen Tests).
 c.OverwriteCells.add_missing_cells = True

@@ -88,6 +88,8 @@ def test_warnings_cost_no_points_and_deleted_test_cell_is_restored(graded):
     autograded = nbformat.read(course / "autograded" / "person" / "cfg" / "cfg.ipynb", as_version=4)
     restored = [c for c in autograded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_a"]
     assert len(restored) == 1 and "wiederhergestellt" in restored[0].source and SECRET in restored[0].source
+    # die Warnung bleibt sichtbar, aber auf stdout
+    assert [o.name for o in restored[0].outputs] == ["stdout"] and "nur eine Warnung" in restored[0].outputs[0].text
 
 
 def test_feedback_hides_hidden_tests_also_in_tracebacks(graded):
@@ -96,3 +98,17 @@ def test_feedback_hides_hidden_tests_also_in_tracebacks(graded):
     assert "Wert falsch. Tipp: nachrechnen" in html  # die Meldung des fehlgeschlagenen Tests bleibt
     assert SECRET not in html and "b == 2" not in html and "HIDDEN TESTS" not in html
     assert "Verborgene Tests sind im Feedback ausgeblendet" in html
+
+
+def test_validate_ignores_warnings_on_stderr(graded, tmp_path):
+    """Auch der Validate-Knopf wertet eine Warnung in einer Testzelle nicht als Fehlschlag."""
+    from nbgrader.validator import Validator
+
+    _, course = graded
+    nb = nbformat.read(course / "exercises" / "cfg" / "cfg.ipynb", as_version=4)
+    for c in nb.cells:
+        if c.id in ("a", "b"):
+            c.source = f"{c.id} = {1 if c.id == 'a' else 2}"
+    nbformat.write(nb, tmp_path / "cfg.ipynb")
+    result = Validator(config=course_config(ROOT)).validate(str(tmp_path / "cfg.ipynb"))
+    assert result == {}
