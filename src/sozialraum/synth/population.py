@@ -47,9 +47,11 @@ def district_design(geo, rng):
     nord = np.tanh(nord_km / 1.5)  # about 1 from 2-3 km north of the motorway, about -1 south of it
     flaeche = gdf.geometry.area.to_numpy() / 1e6
 
-    deprivation = _standardise(1.3 * nord + 0.35 * zentralitaet + 0.7 * _smooth_noise(gdf, rng) + 0.45 * rng.standard_normal(len(gdf)))
+    local = rng.standard_normal(len(gdf))  # unsmoothed part: neighbours differ, Moran's I stays below 1
+    deprivation = _standardise(1.3 * nord + 0.35 * zentralitaet + 0.7 * _smooth_noise(gdf, rng) + 0.45 * local)
     alterung = _standardise(-0.7 * nord - 0.5 * zentralitaet + 0.7 * _smooth_noise(gdf, rng))
-    weight = (0.3 + np.sqrt(flaeche / flaeche.mean())) * (0.5 + zentralitaet) * np.exp(0.15 * deprivation + 0.25 * rng.standard_normal(len(gdf)))
+    spread = np.exp(0.15 * deprivation + 0.25 * rng.standard_normal(len(gdf)))
+    weight = (0.3 + np.sqrt(flaeche / flaeche.mean())) * (0.5 + zentralitaet) * spread
     einwohner = np.round(EINWOHNER_ZIEL * weight / weight.sum()).astype(int)
     return pd.DataFrame(
         {

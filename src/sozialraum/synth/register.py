@@ -19,14 +19,18 @@ MAX_AGE = 100
 
 # City-wide targets (DOMAIN.md sections 3-4): expected values, the draw adds sampling noise.
 TARGETS = {
-    "nichtdeutsch": 0.175,  # Ausländeranteil, Ruhr cities 15-20 %
-    "deutsch_mh": 0.17,  # share of Germans with migration background among Germans
-    "sgb2_quote": 0.215,  # SGB-II beneficiaries / population 0-<65 (GE 24.1 %, Essen 18.1 %)
+    # persons in households of foreign nationality; 42 % of their children are German (ius soli), which brings
+    # the Ausländeranteil to about 17.5 % (Ruhr cities 15-20 %)
+    "auslaendische_haushalte": 0.20,
+    "deutsch_mh": 0.18,  # Germans with migration background among persons in German households
+    "sgb2_quote": 0.213,  # SGB-II beneficiaries / population 0-<65 outside the GU (GE 24.1 %, Essen 18.1 %)
     "arbeitslosenrate": 0.115,  # unemployed / population 15-<65 (Ruhr 9.6-14.3 % BA quote)
     "grundsicherung_65": 0.06,  # Grundsicherung im Alter / population 65+
     "u3_quote": 0.27,  # children 0-<3 in care / children 0-<3 (NRW 31 %, GE 18 %)
     "ue3_quote": 0.90,  # children 3-<6 in care (NRW 89.7 %)
 }
+GU_SGB2, GU_ASYL = 0.55, 0.43  # GU households: recognised refugees (SGB II), asylum seekers (AsylbLG)
+IUS_SOLI = 0.42  # children in foreign households (outside the GU) who are German by birth
 
 
 def _sigmoid(x):
@@ -81,10 +85,10 @@ def _ages_profile(rng, n, profile, student_share=0.0):
     return out
 
 
-def _young_adults(rng, n, lo=18):
-    """Ages lo..39 with a hump around 25 (students, trainees, young professionals)."""
-    a = np.arange(lo, 40)
-    return lo + _draw_from_weights(rng, np.exp(-0.5 * ((a - 25) / 4.5) ** 2), n)
+def _young_adults(rng, n):
+    """Ages 18-39 with a hump around 25 (students, trainees, young professionals)."""
+    a = np.arange(18, 40)
+    return 18 + _draw_from_weights(rng, np.exp(-0.5 * ((a - 25) / 4.5) ** 2), n)
 
 
 def _children(rng, mother_age, n_kids):
@@ -139,7 +143,8 @@ def _households(rng, design):
     m = htype == POK
     is_old = m & (u < _sigmoid(-0.3 + 0.22 * old[d] - 0.25 * dep[d]))
     ages[is_old, 0] = _ages_profile(rng, is_old.sum(), "couple_old")
-    ages[m & ~is_old, 0] = _ages_profile(rng, (m & ~is_old).sum(), "couple_young", 0.05 + 0.2 * centre[d[m & ~is_old]])
+    younger = m & ~is_old
+    ages[younger, 0] = _ages_profile(rng, younger.sum(), "couple_young", 0.05 + 0.2 * centre[d[younger]])
     ages[m, 1] = np.clip(ages[m, 0] - np.round(rng.normal(2.5, 3.0, m.sum())).astype(int), 18, MAX_AGE)
     male[m, 0] = True
 
@@ -193,7 +198,8 @@ def _gu_households(rng, n_persons):
         else:
             t = PMK if u < 0.88 else AE
             mother = int(np.clip(rng.normal(31, 6), 19, 48))
-            row_a[3:] = _children(rng, np.array([mother]), np.array([1 + _draw_from_weights(rng, [3, 3, 2, 1], 1)[0]]))[0]
+            n_kids = 1 + _draw_from_weights(rng, [3, 3, 2, 1], 1)
+            row_a[3:] = _children(rng, np.array([mother]), n_kids)[0]
             row_m[3:] = rng.random(4) < 0.5
             if t == PMK:
                 row_a[0], row_a[1], row_m[0] = min(mother + int(rng.integers(0, 7)), 60), mother, True
@@ -206,122 +212,116 @@ def _gu_households(rng, n_persons):
     return np.array(types), np.array(ages), np.array(male)
 
 
-def build_register(design, rng, gu_bezirk, gu_persons):
-    """Person-level register (DataFrame) for 31.12.2024."""
-    d, htype, ages, male = _households(rng, design)
-    gu_t, gu_a, gu_m = _gu_households(rng, gu_persons)
-    gu_index = int(np.flatnonzero(design.index == gu_bezirk)[0])
-    d = np.concatenate([d, np.full(len(gu_t), gu_index)])
-    htype = np.concatenate([htype, gu_t])
-    ages = np.vstack([ages, gu_a])
-    male = np.vstack([male, gu_m])
-    in_gu = np.zeros(len(d), dtype=bool)
-    in_gu[-len(gu_t) :] = True
+def _logit_draw(rng, base, weight, target):
+    """Bernoulli draws with p = sigmoid(b + base), b chosen so that the weighted mean of p equals target."""
+    p = _sigmoid(_solve_intercept(base, weight, target) + base)
+    return rng.random(len(base)) < p
 
+
+def _household_flags(rng, design, d, htype, ages, in_gu):
+    """Origin (0 no migration background, 1 German with, 2 foreign), SGB-II and AsylbLG flags per household."""
     dep = design["deprivation"].to_numpy()[d]
     centre = design["zentralitaet"].to_numpy()[d]
     present = ages >= 0
     size = present.sum(1)
-    oldest = ages.max(1)
-    elderly_hh = (ages[:, 0] >= 65).astype(float)
+    elderly = (ages[:, 0] >= 65).astype(float)
     n_u65 = (present & (ages < 65)).sum(1)
 
-    # origin of the household: 0 no migration background, 1 German with, 2 foreign nationality
-    type_eff = np.array([0.0, -0.2, 0.35, 0.15, 0.3])[htype]
-    base_f = np.where(dep < 0, 0.4, 0.65) * dep + 0.5 * centre - 1.8 * elderly_hh + type_eff
-    p_f = _sigmoid(_solve_intercept(base_f, size * ~in_gu, TARGETS["nichtdeutsch"] * 1.15) + base_f)
-    p_f[in_gu] = 1.0
-    base_g = 0.45 * dep - 0.9 * elderly_hh + 0.2 * (htype == PMK)
-    p_g = _sigmoid(_solve_intercept(base_g, size * (1 - p_f), TARGETS["deutsch_mh"] * 1.05) + base_g)
-    u = rng.random(len(d))
-    origin = np.where(u < p_f, 2, np.where(u < p_f + (1 - p_f) * p_g, 1, 0))
+    base_f = np.where(dep < 0, 0.4, 0.65) * dep + 0.5 * centre - 1.8 * elderly
+    base_f += np.array([0.0, -0.2, 0.35, 0.15, 0.3])[htype]
+    foreign = _logit_draw(rng, base_f, size * ~in_gu, TARGETS["auslaendische_haushalte"]) | in_gu
+    base_g = 0.45 * dep - 0.9 * elderly + 0.2 * (htype == PMK)
+    german_mh = _logit_draw(rng, base_g, size * ~foreign, TARGETS["deutsch_mh"]) & ~foreign
+    origin = np.where(foreign, 2, np.where(german_mh, 1, 0))
 
-    # Bedarfsgemeinschaft (simplified: the household); SGB II only for members under 65
+    # Bedarfsgemeinschaft (simplified: the household); right-skewed in the deprivation score
     base_s = (
-        np.where(dep < 0, 0.7 * dep, 1.15 * np.tanh(dep / 1.6))
+        np.where(dep < 0, 0.65 * dep, 0.62 * dep)
         + np.array([0.1, -0.9, 0.0, 1.7, -0.2])[htype]
         + np.array([0.0, 0.35, 1.0])[origin]
-        - 0.6 * (oldest >= 65)
+        - 0.6 * (ages.max(1) >= 65)
     )
-    b_s = _solve_intercept(base_s, n_u65 * ~in_gu, TARGETS["sgb2_quote"] * 0.99)
-    p_s = _sigmoid(b_s + base_s) * (n_u65 > 0)
+    sgb2 = _logit_draw(rng, base_s, n_u65 * ~in_gu, TARGETS["sgb2_quote"]) & (n_u65 > 0)
     u = rng.random(len(d))
-    hh_sgb2 = u < p_s
-    # Gemeinschaftsunterkunft: 55 % recognised refugees (SGB II), 43 % asylum seekers (AsylbLG)
-    hh_sgb2[in_gu] = u[in_gu] < 0.55
-    hh_asyl = in_gu & (u >= 0.55) & (u < 0.98)
-    # some tolerated / pending foreign households outside the GU receive AsylbLG
-    hh_asyl |= ~in_gu & (origin == 2) & ~hh_sgb2 & (rng.random(len(d)) < 0.012)
+    sgb2[in_gu] = u[in_gu] < GU_SGB2
+    asyl = in_gu & (u >= GU_SGB2) & (u < GU_SGB2 + GU_ASYL)
+    # a few tolerated or pending foreign households outside the GU receive AsylbLG
+    asyl |= ~in_gu & (origin == 2) & ~sgb2 & (rng.random(len(d)) < 0.012)
+    return origin, sgb2, asyl
 
-    # persons
-    hh_idx, slot = np.nonzero(present)
-    alter = ages[hh_idx, slot]
-    is_male = male[hh_idx, slot]
-    o = origin[hh_idx]
-    child = slot >= 3
-    ius_soli = child & (o == 2) & (rng.random(len(alter)) < 0.42) & ~in_gu[hh_idx]
-    nichtdeutsch = (o == 2) & ~ius_soli
-    sgb2 = hh_sgb2[hh_idx] & (alter < 65)
-    asyl = hh_asyl[hh_idx] & nichtdeutsch
-    pdep = dep[hh_idx]
-    pd_ = d[hh_idx]
 
-    # unemployment (persons 15-<65; pupils 15-17 rarely)
+def _person_flags(rng, alter, nichtdeutsch, sgb2, asyl, dep, alone):
+    """Unemployment, long-term unemployment, Grundsicherung im Alter and Kita care per person."""
     work_age = (alter >= 15) & (alter < 65)
     base_u = (
         2.7 * sgb2
-        + 0.35 * pdep
+        + 0.35 * dep
         + 0.3 * nichtdeutsch
-        - 3.0 * (alter < 18)
+        - 3.0 * (alter < 18)  # pupils
         + 0.25 * (alter >= 55)
         - 0.2 * ((alter >= 18) & (alter < 25))
-        - 4.0 * asyl
+        - 4.0 * asyl  # asylum seekers are rarely registered as unemployed
     )
-    b_u = _solve_intercept(base_u, work_age.astype(float), TARGETS["arbeitslosenrate"])
-    arbeitslos = work_age & (rng.random(len(alter)) < _sigmoid(b_u + base_u))
+    arbeitslos = work_age & _logit_draw(rng, base_u, work_age.astype(float), TARGETS["arbeitslosenrate"])
     p_lz = np.where(sgb2, 0.52, 0.14) + 0.12 * (alter >= 50)
     langzeit = arbeitslos & (rng.random(len(alter)) < p_lz)
 
-    # Grundsicherung im Alter (65+), per person
     senior = alter >= 65
-    base_g = 0.8 * pdep + 1.3 * nichtdeutsch + 0.5 * (size[hh_idx] == 1)
-    b_g = _solve_intercept(base_g, senior.astype(float), TARGETS["grundsicherung_65"])
-    grusi = senior & (rng.random(len(alter)) < _sigmoid(b_g + base_g))
+    base_g = 0.8 * dep + 1.3 * nichtdeutsch + 0.5 * alone
+    grusi = senior & _logit_draw(rng, base_g, senior.astype(float), TARGETS["grundsicherung_65"])
 
-    # Kita care by place of residence: lower in the north and for foreign children
-    u3 = alter < 3
-    base_k = -0.85 * pdep - 0.6 * nichtdeutsch + np.array([-3.4, 0.25, 1.1])[np.clip(alter, 0, 2)]
-    b_k = _solve_intercept(base_k, u3.astype(float), TARGETS["u3_quote"])
-    ue3 = (alter >= 3) & (alter < 6)
-    base_k3 = -0.45 * pdep - 0.5 * nichtdeutsch + np.array([-0.8, 0.3, 0.7])[np.clip(alter - 3, 0, 2)]
-    b_k3 = _solve_intercept(base_k3, ue3.astype(float), TARGETS["ue3_quote"])
-    r = rng.random(len(alter))
-    kita = (u3 & (r < _sigmoid(b_k + base_k))) | (ue3 & (r < _sigmoid(b_k3 + base_k3)))
+    # Kita care by place of residence: lower in the north and for foreign children; rises with age
+    u3, ue3 = alter < 3, (alter >= 3) & (alter < 6)
+    base_k = -0.85 * dep - 0.6 * nichtdeutsch + np.array([-3.4, 0.25, 1.1])[np.clip(alter, 0, 2)]
+    base_k3 = -0.45 * dep - 0.5 * nichtdeutsch + np.array([-0.8, 0.3, 0.7])[np.clip(alter - 3, 0, 2)]
+    kita = (u3 & _logit_draw(rng, base_k, u3.astype(float), TARGETS["u3_quote"])) | (
+        ue3 & _logit_draw(rng, base_k3, ue3.astype(float), TARGETS["ue3_quote"]))
+    return arbeitslos, langzeit, grusi, kita
 
-    bezirk = design.index.to_numpy()[pd_]
-    # deterministic order: district, household, slot; ids follow that order
-    order = np.lexsort((slot, hh_idx, bezirk))
-    hh_new = np.empty(len(d), dtype=int)
-    first = np.unique(hh_idx[order], return_index=True)
-    hh_seen = hh_idx[order][np.sort(first[1])]
-    hh_new[hh_seen] = np.arange(len(hh_seen))
-    reg = pd.DataFrame(
+
+def build_register(design, rng, gu_bezirk, gu_persons):
+    """Person-level register (DataFrame) for 31.12.2024, sorted by bezirk_id, household and member."""
+    d, htype, ages, male = _households(rng, design)
+    gu_t, gu_a, gu_m = _gu_households(rng, gu_persons)
+    d = np.concatenate([d, np.full(len(gu_t), int(np.flatnonzero(design.index == gu_bezirk)[0]))])
+    htype = np.concatenate([htype, gu_t])
+    ages = np.vstack([ages, gu_a])
+    male = np.vstack([male, gu_m])
+    in_gu = np.arange(len(d)) >= len(d) - len(gu_t)
+    origin, hh_sgb2, hh_asyl = _household_flags(rng, design, d, htype, ages, in_gu)
+
+    # households numbered by district, members by slot
+    hh_rank = np.empty(len(d), dtype=int)
+    hh_rank[np.argsort(d, kind="stable")] = np.arange(len(d))
+    hh_idx, slot = np.nonzero(ages >= 0)
+    order = np.lexsort((slot, hh_rank[hh_idx]))
+    hh_idx, slot = hh_idx[order], slot[order]
+
+    alter = ages[hh_idx, slot]
+    o = origin[hh_idx]
+    ius_soli = (slot >= 3) & (o == 2) & ~in_gu[hh_idx] & (rng.random(len(alter)) < IUS_SOLI)
+    nichtdeutsch = (o == 2) & ~ius_soli
+    sgb2 = hh_sgb2[hh_idx] & (alter < 65)
+    asyl = hh_asyl[hh_idx] & nichtdeutsch
+    alone = (ages >= 0).sum(1)[hh_idx] == 1
+    dep = design["deprivation"].to_numpy()[d[hh_idx]]
+    arbeitslos, langzeit, grusi, kita = _person_flags(rng, alter, nichtdeutsch, sgb2, asyl, dep, alone)
+    return pd.DataFrame(
         {
-            "person_id": [f"P{i:07d}" for i in range(1, len(order) + 1)],
-            "haushalt_id": [f"H{i:06d}" for i in hh_new[hh_idx[order]] + 1],
-            "bezirk_id": bezirk[order],
-            "geschlecht": np.where(is_male[order], "m", "w"),
-            "alter": alter[order].astype("int8"),
-            "staatsangehoerigkeit": np.where(nichtdeutsch[order], "nichtdeutsch", "deutsch"),
-            "migrationshintergrund": (o[order] > 0),
-            "haushaltstyp": HH_TYPES[htype[hh_idx[order]]],
-            "gemeinschaftsunterkunft": in_gu[hh_idx[order]],
-            "sgb2": sgb2[order],
-            "asylblg": asyl[order],
-            "grundsicherung_alter": grusi[order],
-            "arbeitslos": arbeitslos[order],
-            "langzeitarbeitslos": langzeit[order],
-            "kita_betreut": kita[order],
+            "person_id": [f"P{i:07d}" for i in range(1, len(alter) + 1)],
+            "haushalt_id": [f"H{i:06d}" for i in hh_rank[hh_idx] + 1],
+            "bezirk_id": design.index.to_numpy()[d[hh_idx]],
+            "geschlecht": np.where(male[hh_idx, slot], "m", "w"),
+            "alter": alter.astype("int8"),
+            "staatsangehoerigkeit": np.where(nichtdeutsch, "nichtdeutsch", "deutsch"),
+            "migrationshintergrund": o > 0,
+            "haushaltstyp": HH_TYPES[htype[hh_idx]],
+            "gemeinschaftsunterkunft": in_gu[hh_idx],
+            "sgb2": sgb2,
+            "asylblg": asyl,
+            "grundsicherung_alter": grusi,
+            "arbeitslos": arbeitslos,
+            "langzeitarbeitslos": langzeit,
+            "kita_betreut": kita,
         }
     )
-    return reg

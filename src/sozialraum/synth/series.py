@@ -40,7 +40,10 @@ TREND = {
     "haushaltsgroesse": np.linspace(1.03, 1.0, 10),
 }
 # GU residents: asylum seekers first (AsylbLG), recognised refugees later (SGB II)
-GU_TREND = {"sgb2": np.array([0.15, 0.5, 0.9, 1, 1, 1, 1, 0.8, 0.95, 1]), "asylblg": np.array([2.2, 1.8, 1.1, 1, 1, 1, 1, 1.3, 1.1, 1])}
+GU_TREND = {
+    "sgb2": np.array([0.15, 0.5, 0.9, 1, 1, 1, 1, 0.8, 0.95, 1]),
+    "asylblg": np.array([2.2, 1.8, 1.1, 1, 1, 1, 1, 1.3, 1.1, 1]),
+}
 
 AGE = np.arange(N_AGE)
 MOBILITAET = 0.35 + 2.2 * np.exp(-(((AGE - 26) / 7.5) ** 2)) + 0.35 * np.exp(-AGE / 4) + 0.2 * (AGE >= 85)
@@ -65,7 +68,6 @@ def _project_back(p24, design, rng):
     """Stocks P[year] (unit, sex, age) and flows per year for the regular population."""
     dep = design["deprivation"].to_numpy()
     centre = design["zentralitaet"].to_numpy()
-    n = len(dep)
     q = _mortality(dep)
     mob = np.exp(0.2 * dep + 1.0 * centre)
     mob[np.argmax(centre)] *= 2.5  # inner-city district with high fluctuation
@@ -122,18 +124,18 @@ GROUPS = {
     "65_plus": _age_mask(65, N_AGE), "80_plus": _age_mask(80, N_AGE),
 }
 SGB2_GROUPS = ["unter_3", "3_bis_unter_6", "6_bis_unter_15", "15_bis_unter_18", "18_bis_unter_65"]
-# count name -> (register filter, denominator, trend)
+# count name -> (register flag, age from, age below, denominator group, trend)
 RATES = {
-    "nichtdeutsch_unter_18": ("nd & (alter < 18)", "unter_18", "nichtdeutsch"),
-    "nichtdeutsch_18_bis_unter_65": ("nd & (alter >= 18) & (alter < 65)", "18_bis_unter_65", "nichtdeutsch"),
-    "nichtdeutsch_65_plus": ("nd & (alter >= 65)", "65_plus", "nichtdeutsch_65"),
-    **{f"sgb2_{g}": (f"sgb2 & (alter >= {lo}) & (alter < {hi})", g, "sgb2")
+    "nichtdeutsch_unter_18": ("nichtdeutsch", 0, 18, "unter_18", "nichtdeutsch"),
+    "nichtdeutsch_18_bis_unter_65": ("nichtdeutsch", 18, 65, "18_bis_unter_65", "nichtdeutsch"),
+    "nichtdeutsch_65_plus": ("nichtdeutsch", 65, N_AGE, "65_plus", "nichtdeutsch_65"),
+    **{f"sgb2_{g}": ("sgb2", lo, hi, g, "sgb2")
        for g, (lo, hi) in zip(SGB2_GROUPS, [(0, 3), (3, 6), (6, 15), (15, 18), (18, 65)])},
-    "grundsicherung_alter": ("grundsicherung_alter", "65_plus", "grundsicherung"),
-    "asylblg": ("asylblg", "einwohner", "asylblg"),
-    "arbeitslose": ("arbeitslos", "15_bis_unter_65", "arbeitslos"),
-    "betreute_kinder_unter_3": ("kita_betreut & (alter < 3)", "unter_3", "kita_u3"),
-    "betreute_kinder_3_bis_unter_6": ("kita_betreut & (alter >= 3) & (alter < 6)", "3_bis_unter_6", "kita_ue3"),
+    "grundsicherung_alter": ("grundsicherung_alter", 65, N_AGE, "65_plus", "grundsicherung"),
+    "asylblg": ("asylblg", 0, N_AGE, "einwohner", "asylblg"),
+    "arbeitslose": ("arbeitslos", 15, 65, "15_bis_unter_65", "arbeitslos"),
+    "betreute_kinder_unter_3": ("kita_betreut", 0, 3, "unter_3", "kita_u3"),
+    "betreute_kinder_3_bis_unter_6": ("kita_betreut", 3, 6, "3_bis_unter_6", "kita_ue3"),
 }
 
 
@@ -150,22 +152,23 @@ def _count(unit, mask, n_units):
 
 def _register_counts(reg, unit, n_units):
     """Exact 2024 counts per unit from the register."""
-    env = {c: reg[c].to_numpy() for c in reg.columns}
-    env["nd"] = env["staatsangehoerigkeit"] == "nichtdeutsch"
-    c = {name: _count(unit, eval(expr, {}, env), n_units) for name, (expr, _, _) in RATES.items()}
-    alter = env["alter"]
-    c["deutsch_mit_migrationshintergrund"] = _count(unit, ~env["nd"] & env["migrationshintergrund"], n_units)
-    al = env["arbeitslos"]
-    c["langzeitarbeitslose"] = _count(unit, env["langzeitarbeitslos"], n_units)
+    flags = {c: reg[c].to_numpy() for c in reg.columns if reg[c].dtype == bool}
+    nd = flags["nichtdeutsch"] = reg["staatsangehoerigkeit"].to_numpy() == "nichtdeutsch"
+    alter = reg["alter"].to_numpy()
+    c = {name: _count(unit, flags[flag] & (alter >= lo) & (alter < hi), n_units)
+         for name, (flag, lo, hi, _, _) in RATES.items()}
+    c["deutsch_mit_migrationshintergrund"] = _count(unit, ~nd & flags["migrationshintergrund"], n_units)
+    al = flags["arbeitslos"]
+    c["langzeitarbeitslose"] = _count(unit, flags["langzeitarbeitslos"], n_units)
     c["arbeitslose_15_bis_unter_25"] = _count(unit, al & (alter < 25), n_units)
-    c["arbeitslose_nichtdeutsch"] = _count(unit, al & env["nd"], n_units)
+    c["arbeitslose_nichtdeutsch"] = _count(unit, al & nd, n_units)
     # households: counted once, at the first member
     first = ~reg["haushalt_id"].duplicated().to_numpy()
-    hh = reg.assign(kind=(alter < 18), sgb2_any=env["sgb2"]).groupby("haushalt_id", sort=False)
+    hh = reg.assign(kind=(alter < 18)).groupby("haushalt_id", sort=False)
     has_kids = hh["kind"].transform("any").to_numpy()
-    has_sgb2 = hh["sgb2_any"].transform("any").to_numpy()
+    has_sgb2 = hh["sgb2"].transform("any").to_numpy()
     size = hh["alter"].transform("size").to_numpy()
-    typ = env["haushaltstyp"]
+    typ = reg["haushaltstyp"].to_numpy()
     c["haushalte"] = _count(unit, first, n_units)
     c["haushalte_mit_kindern"] = _count(unit, first & has_kids, n_units)
     c["alleinerziehende_haushalte"] = _count(unit, first & has_kids & (typ == "Alleinerziehend"), n_units)
@@ -194,7 +197,7 @@ def _year_counts(rng, pops, c24, pop24, i, gu):
     """Counts of one year before 2024 from the year's population groups and the 2024 rates."""
     trend_gu = {k: np.where(gu, GU_TREND[k][i], 1.0) for k in GU_TREND}
     out = {}
-    for name, (_, denom, trend) in RATES.items():
+    for name, (_, _, _, denom, trend) in RATES.items():
         factor = TREND[trend][i] * trend_gu.get(trend, 1.0)
         out[name] = _binom(rng, pops[denom], _ratio(c24[name], pop24[denom]) * factor)
     nd = out["nichtdeutsch_unter_18"] + out["nichtdeutsch_18_bis_unter_65"] + out["nichtdeutsch_65_plus"]
