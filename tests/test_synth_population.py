@@ -150,7 +150,8 @@ def test_register_aggregates_equal_2024_tables(reg, tab):
         typ=("haushaltstyp", "first"), sgb2=("sgb2", "any"))
     hcount = lambda m: m.groupby(hh["bezirk_id"]).sum()  # noqa: E731
     expected = {
-        "bevoelkerung": {"einwohner": g.size(), "nichtdeutsch": count(nd), "nichtdeutsch_65_plus": count(nd & (alter >= 65)),
+        "bevoelkerung": {"einwohner": g.size(), "nichtdeutsch": count(nd),
+                         "nichtdeutsch_65_plus": count(nd & (alter >= 65)),
                          "migrationshintergrund": count(reg["migrationshintergrund"]),
                          "einwohner_weiblich": count(reg["geschlecht"] == "w")},
         "haushalte": {"haushalte": hh.groupby("bezirk_id").size(), "haushalte_mit_kindern": hcount(hh["kinder"]),
@@ -162,7 +163,8 @@ def test_register_aggregates_equal_2024_tables(reg, tab):
                              "bedarfsgemeinschaften": hcount(hh["sgb2"]),
                              "grundsicherung_alter": count(reg["grundsicherung_alter"]),
                              "asylblg": count(reg["asylblg"])},
-        "arbeitslose": {"arbeitslose": count(reg["arbeitslos"]), "langzeitarbeitslose": count(reg["langzeitarbeitslos"]),
+        "arbeitslose": {"arbeitslose": count(reg["arbeitslos"]),
+                        "langzeitarbeitslose": count(reg["langzeitarbeitslos"]),
                         "arbeitslose_15_bis_unter_25": count(reg["arbeitslos"] & (alter < 25)),
                         "arbeitslose_nichtdeutsch": count(reg["arbeitslos"] & nd)},
         "kita": {"betreute_kinder_unter_3": count(reg["kita_betreut"] & (alter < 3)),

@@ -203,8 +203,8 @@ def _year_counts(rng, pops, c24, pop24, i, gu):
     nd = out["nichtdeutsch_unter_18"] + out["nichtdeutsch_18_bis_unter_65"] + out["nichtdeutsch_65_plus"]
     out["asylblg"] = np.minimum(out["asylblg"], nd)  # asylum seekers are foreign nationals
     deutsch24 = pop24["einwohner"] - sum(c24[k] for k in RATES if k.startswith("nichtdeutsch"))
-    out["deutsch_mit_migrationshintergrund"] = _binom(
-        rng, pops["einwohner"] - nd, _ratio(c24["deutsch_mit_migrationshintergrund"], deutsch24) * TREND["deutsch_mh"][i])
+    mh_rate = _ratio(c24["deutsch_mit_migrationshintergrund"], deutsch24) * TREND["deutsch_mh"][i]
+    out["deutsch_mit_migrationshintergrund"] = _binom(rng, pops["einwohner"] - nd, mh_rate)
     al = out["arbeitslose"]
     out["langzeitarbeitslose"] = _binom(rng, al, _ratio(c24["langzeitarbeitslose"], c24["arbeitslose"]))
     out["arbeitslose_15_bis_unter_25"] = np.minimum(
@@ -270,19 +270,16 @@ def _flow_rows(flows, gu_flows, n):
 
 
 def _kita_places(ein, bezirk_ids):
+    """Kita places per district (location) and year: Kitas opened in or before the year."""
     kitas = ein.loc[ein["art"] == "Kita"]
     jahr = kitas["eroeffnung_jahr"].fillna(0).to_numpy()
-    pos = pd.Series(np.arange(len(bezirk_ids)), index=bezirk_ids)
-    idx = pos.loc[kitas["bezirk_id"].astype(str)].to_numpy()
-    out = {}
-    for j in JAHRE:
-        open_ = jahr <= j
-        out[j] = {
-            "plaetze_unter_3": np.bincount(idx[open_], kitas["plaetze_u3"].fillna(0).to_numpy()[open_], len(bezirk_ids)),
-            "plaetze_3_bis_unter_6": np.bincount(idx[open_], kitas["plaetze_ue3"].fillna(0).to_numpy()[open_],
-                                                  len(bezirk_ids)),
-        }
-    return out
+    idx = pd.Series(np.arange(len(bezirk_ids)), index=bezirk_ids).loc[kitas["bezirk_id"].astype(str)].to_numpy()
+    places = {"plaetze_unter_3": kitas["plaetze_u3"], "plaetze_3_bis_unter_6": kitas["plaetze_ue3"]}
+    return {
+        j: {col: np.bincount(idx[jahr <= j], p.fillna(0).to_numpy()[jahr <= j], len(bezirk_ids))
+            for col, p in places.items()}
+        for j in JAHRE
+    }
 
 
 def _merge_gu(arr, host):
