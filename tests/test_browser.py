@@ -38,7 +38,7 @@ LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification": {"checkForUpdates": False, "fetchNews": "false"},
 }
-TIMEOUT_MS = 120_000
+TIMEOUT_MS = 300_000  # großzügig: auf einem ausgelasteten Rechner dauern Kernelstart und Imports lange
 expect.set_options(timeout=TIMEOUT_MS)
 
 
