@@ -31,7 +31,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # kein Netz außer JupyterLab (folium lädt sonst Leaflet)
+    # kein Netz außer JupyterLab: folium würde sonst Leaflet aus dem Internet laden
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
 # Einstellungen für JupyterLab in diesem Test: alle Zellen im DOM (kein Fenstermodus), keine Neuigkeiten aus dem Netz.
 LAB_SETTINGS = {
