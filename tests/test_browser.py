@@ -164,7 +164,7 @@ def test_start_notebook_runs_in_jupyterlab(page, lab):
     assert errors.count() == 0, "Fehlerausgabe im Start-Notebook:\n" + "\n".join(errors.all_inner_texts())
     assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
 
-    expect(outputs.locator("table.dataframe").first).to_be_visible()
+    expect(outputs.locator("table.dataframe", has_text="einwohner_je_km2").first).to_be_visible()  # Stadtbezirke
     static_map = outputs.locator('img[src^="data:image/png"]').first
     expect(static_map).to_be_visible()
     expect(outputs.locator("iframe").first).to_be_attached()  # folium-Karte
