@@ -2,7 +2,7 @@
 
 Population by sex and single-year age is projected backwards from the register: for each year t,
 P(t-1, age-1) = P(t, age) + deaths - moves in + moves out (over the city boundary and within the city), and births
-are the infants of P(t) corrected the same way.  Flows are drawn from age and district profiles whose city totals
+are the infants of P(t) corrected the same way (the very old, 90+, are carried back with 97 % per year).  Flows are drawn from age and district profiles whose city totals
 follow a Ruhr-city history (refugee influx 2015/16, pandemic 2020, Ukraine 2022).  At 31.12.2021 the series
 switches from the Zensus-2011 basis to the Zensus-2022 basis: earlier stocks are about 1.5 % higher.
 
@@ -18,6 +18,7 @@ import pandas as pd
 JAHRE = np.arange(2015, 2025)
 N_AGE = 101
 ZENSUS_JAHR = 2022  # first year on the Zensus-2022 basis
+HOCHBETAGT = 90  # from this age on the stock is carried back, not projected
 Y = {j: i for i, j in enumerate(JAHRE)}
 
 # City-wide histories, index 0 = 2015 ... 9 = 2024
@@ -69,13 +70,13 @@ def _project_back(p24, design, rng):
     dep = design["deprivation"].to_numpy()
     centre = design["zentralitaet"].to_numpy()
     q = _mortality(dep)
-    mob = np.exp(0.2 * dep + 1.0 * centre)
-    mob[np.argmax(centre)] *= 2.5  # inner-city district with high fluctuation
+    mob = np.exp(0.2 * dep + 0.6 * centre)
+    mob[np.argmax(centre)] *= 2.0  # inner-city district with high fluctuation
     exposure = np.exp(0.8 * dep + 0.8 * centre)
     # within the city: young adults move to the centre, families to the south
     family_age = ((AGE < 18) | ((AGE >= 30) & (AGE < 50))).astype(float)
     young_age = ((AGE >= 18) & (AGE < 30)).astype(float)
-    pull = np.exp(-0.5 * dep[:, None] * family_age[None] + 1.2 * centre[:, None] * young_age[None])
+    pull = np.exp(-0.3 * dep[:, None] * family_age[None] + 0.5 * centre[:, None] * young_age[None])
 
     stocks = {2024: p24}
     flows = {}
@@ -89,8 +90,9 @@ def _project_back(p24, design, rng):
         zuzug = _multinomial_flat(rng, ZUZUG_RATE[i] * total - n_ref, w_move)
         zuzug += _multinomial_flat(rng, n_ref, np.maximum(p, 1) * exposure[:, None, None] * FLUCHT_ALTER[None, None, :])
         fortzug = _multinomial_flat(rng, FORTZUG_RATE[i] * total, w_move)
-        umzug_fort = rng.binomial(p, np.clip(UMZUG_RATE * mob[:, None, None] * MOBILITAET[None, None, :] / 1.1, 0, 0.5))
-        attract = w_move * pull[:, None, :] + 1e-9
+        umzug_rate = np.clip(UMZUG_RATE * mob[:, None, None] * MOBILITAET[None, None, :] / 1.1, 0, 0.5)
+        umzug_fort = rng.binomial(p, umzug_rate)
+        attract = p * umzug_rate * pull[:, None, :] + 1e-9  # same propensity in both directions, plus the pull
         umzug_zu = rng.multinomial(umzug_fort.sum(0), np.moveaxis(attract / attract.sum(0), 0, -1))
         umzug_zu = np.moveaxis(umzug_zu, -1, 0)
         net = -deaths + zuzug - fortzug + umzug_zu - umzug_fort
@@ -101,8 +103,8 @@ def _project_back(p24, design, rng):
             break
         prev = np.zeros_like(p)
         prev[:, :, :-1] = np.maximum(p[:, :, 1:] - net[:, :, 1:], 0)
-        # the oldest old (95+) are too few for a stable backward projection: kept as they are
-        prev[:, :, 95:] = p[:, :, 95:]
+        # the very old cannot be projected backwards (the 100+ group is open): 90+ a year before = 97 % of today
+        prev[:, :, HOCHBETAGT:] = rng.binomial(p[:, :, HOCHBETAGT:], 0.97)
         if j == ZENSUS_JAHR:
             # stocks before the rebase are on the Zensus-2011 basis: persons the register still counted
             excess = 0.011 * (1 + centre + 0.4 * np.clip(dep, 0, None))[:, None, None] * np.where(
