@@ -134,35 +134,50 @@ def huge_output(release):
 
 
 def snooper(release, targets: list[str]) -> str:
-    """Sucht fremde Abgaben und das Gradebook (auch über absolute Pfade) und versucht, sie zu ändern."""
-    code = f"""import glob, os, socket
+    """Sucht fremde Abgaben, Sandboxen und Gradebooks (auch über absolute Pfade) und versucht, sie zu ändern.
+
+    Gibt aus: ``PFAD <pfad>`` je gefundener und lesbarer fremder Datei (höchstens 50), ``GEAENDERT [...]``,
+    ``NETZ offen|zu`` und ``ORT <arbeitsverzeichnis>``.
+    """
+    code = f"""import os, socket
 summe = 6
-gefunden = []
 ziele = {targets!r}
+eigene = os.path.dirname(os.path.dirname(os.path.dirname(os.getcwd())))  # die eigene Sandbox
+gefunden = []
 for start in [os.getcwd(), os.path.expanduser('~'), '/tmp', *ziele]:
-    for pfad in glob.glob(os.path.join(start, '**', '*'), recursive=True)[:5000]:
-        if pfad.endswith(('.ipynb', '.db')) and 'abgabe/mini/mini.ipynb' not in pfad and os.path.isfile(pfad):
+    gesehen = 0
+    for ordner, _, dateien in os.walk(start):
+        gesehen += len(dateien)
+        if gesehen > 20000:
+            break
+        for name in dateien:
+            pfad = os.path.join(ordner, name)
+            fremd = any(pfad.startswith(z) for z in ziele) or '/abgabe-' in pfad or name == 'gradebook.db'
+            if fremd and not pfad.startswith(eigene) and name.endswith(('.ipynb', '.db', '.csv', '.json')):
+                try:
+                    with open(pfad, 'rb') as f:
+                        f.read(10)
+                    gefunden.append(pfad)
+                except OSError:
+                    pass
+geaendert = []
+for ziel in ziele:
+    for ordner, _, dateien in os.walk(ziel):
+        for name in dateien:
             try:
-                with open(pfad, 'rb') as f:
-                    gefunden.append((pfad, len(f.read())))
+                with open(os.path.join(ordner, name), 'ab') as f:
+                    f.write(b'kaputt')
+                geaendert.append(name)
             except OSError:
                 pass
-geaendert = []
-for pfad in ziele:
-    for datei in [pfad] + glob.glob(os.path.join(pfad, '**', '*'), recursive=True):
-        try:
-            if os.path.isfile(datei):
-                with open(datei, 'ab') as f:
-                    f.write(b'kaputt')
-                geaendert.append(datei)
-        except OSError:
-            pass
 try:
     socket.create_connection(('1.1.1.1', 53), timeout=2)
     netz = 'offen'
 except OSError:
     netz = 'zu'
-print('GEFUNDEN', gefunden)
-print('GEAENDERT', geaendert)
-print('NETZ', netz)"""
+for pfad in sorted(set(gefunden))[:50]:
+    print('PFAD', pfad)
+print('GEAENDERT', geaendert[:20])
+print('NETZ', netz)
+print('ORT', os.getcwd())"""
     return dumps(answered(release, a1_loesung=code))

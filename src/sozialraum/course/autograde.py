@@ -260,10 +260,11 @@ def autograde_notebooks(course_root: Path, assignment: str, notebooks: Mapping[s
     logs.mkdir(exist_ok=True)
     needed = [workdir, course_root / "datasets", Path(sys.prefix), Path(sys.base_prefix), Path(__file__).parent]
     covered = [template, logs, *(course_root / name for name in COURSE_PRIVATE), *map(Path, hide),
-               *(job.path.parent for job in jobs), *Path.home().iterdir()]
+               *(job.path.parent for job in jobs), *_home_entries()]
     needed = [n.resolve() for n in needed]
     covered = sorted({p.resolve() for p in covered if p.exists()})
     covered = [p for p in covered if not any(_contains(p, n) for n in needed)]
+    covered = [p for p in covered if not any(q in p.parents for q in covered)]  # verdeckt ist verdeckt
     limits = _Limits(cell_timeout, notebook_timeout, memory_mb)
 
     def grade(job: _Job) -> GradeResult:
@@ -300,6 +301,12 @@ class _Limits:
     cell_timeout: int
     notebook_timeout: int
     memory_mb: int
+
+
+def _home_entries() -> list[Path]:
+    """Einträge im Home-Ordner des Aufrufs (Schlüssel, Zugangsdaten, Verlauf); nichts, wenn Home "/" ist."""
+    home = Path.home()
+    return [] if home == Path("/") or not home.is_dir() else list(home.iterdir())
 
 
 def _contains(outer: Path, inner: Path) -> bool:

@@ -1,0 +1,96 @@
+"""Ausgaben der Bewertung: Notentabelle (Excel-CSV und XLSX) und Rückmeldungen als HTML (deutsch)."""
+from __future__ import annotations
+
+import csv
+import html
+from pathlib import Path
+
+# nbgrader's Feedback-Vorlage ist englisch; diese Beschriftungen werden ersetzt (nur mit eindeutigem Umfeld).
+GERMAN_LABELS = [
+    ("(Score: ", "(Punkte: "),
+    (">Test cell</a>", ">Testzelle</a>"),
+    (">Coding free-response</a>", ">Programmieraufgabe (von Hand bewertet)</a>"),
+    (">Written response</a>", ">Textantwort</a>"),
+    (">Task</a>", ">Aufgabe</a>"),
+    (">Comment</a>", ">Kommentar</a>"),
+    ("Late submission penalty", "Abzug wegen verspäteter Abgabe"),
+    ("      Score: ", "      Punkte: "),
+    (">(Top)</a>", ">(nach oben)</a>"),
+    ('<span class="nbgrader-label">Student\'s answer</span>', '<span class="nbgrader-label">Ihre Antwort</span>'),
+    ('<span class="nbgrader-label">Student&#39;s answer</span>', '<span class="nbgrader-label">Ihre Antwort</span>'),
+    ('<span class="nbgrader-label">Student\'s task</span>', '<span class="nbgrader-label">Ihre Aufgabe</span>'),
+    ('<span class="nbgrader-label">Student&#39;s task</span>', '<span class="nbgrader-label">Ihre Aufgabe</span>'),
+    ('<span class="nbgrader-label">Grade cell: ', '<span class="nbgrader-label">Bewertete Zelle: '),
+    ('<span class="nbgrader-label">Task: ', '<span class="nbgrader-label">Aufgabe: '),
+    ("<b>Comments:</b>", "<b>Kommentar:</b>"),
+    ("No response.", "Keine Antwort."),
+    ('<html lang="en">', '<html lang="de">'),
+]
+
+
+def germanize_feedback(path: Path, note: str = "") -> None:
+    """Übersetzt die Beschriftungen einer nbgrader-Rückmeldung und setzt einen Hinweis an den Anfang."""
+    text = path.read_text(encoding="utf-8")
+    for english, german in GERMAN_LABELS:
+        text = text.replace(english, german)
+    if note:
+        box = ('<div style="border:2px solid #b35900;padding:0.6em;margin:1em 0;background:#fff4e5">'
+               f"<b>Hinweis zur Bewertung:</b> {html.escape(note)}</div>")
+        text = text.replace('<div id="notebook"', box + '<div id="notebook"', 1) if '<div id="notebook"' in text \
+            else text.replace("<body>", "<body>" + box, 1)
+    path.write_text(text, encoding="utf-8")
+
+
+def problem_page(path: Path, assignment: str, name: str, message: str) -> None:
+    """Rückmeldung für eine Abgabe, die nicht bewertet werden konnte (z. B. keine gültige Notebook-Datei)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        '<!DOCTYPE html>\n<html lang="de"><head><meta charset="utf-8">'
+        f"<title>Rückmeldung {html.escape(assignment)}</title></head>\n<body>\n"
+        f"<h1>Rückmeldung zur Übung {html.escape(assignment)}</h1>\n"
+        f"<p>{html.escape(f'Hallo {name},' if name else 'Hallo,')}</p>\n"
+        f"<p>Ihre Abgabe konnte leider nicht automatisch bewertet werden: {html.escape(message)}</p>\n"
+        "<p>Tipp: Öffnen Sie die Übung in JupyterLab, speichern Sie sie (Strg+S) und laden Sie die Datei "
+        "über <i>File → Download</i> erneut herunter. Schicken Sie dann diese Datei.</p>\n</body></html>\n",
+        encoding="utf-8")
+
+
+def german_number(value) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, float):
+        text = f"{value:.2f}".rstrip("0").rstrip(".")
+        return text.replace(".", ",")
+    return str(value)
+
+
+def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    """Tabelle für deutsches Excel: Semikolon, UTF-8 mit BOM, Dezimalkomma."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer.writerow(header)
+        writer.writerows([[german_number(value) for value in row] for row in rows])
+
+
+def write_xlsx(path: Path, header: list[str], rows: list[list], title: str) -> None:
+    """Dieselbe Tabelle als XLSX: Zahlen bleiben Zahlen, Kopfzeile fett und fixiert, Autofilter."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = title[:31]
+    sheet.append(header)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([None if value == "" else value for value in row])
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+    for index, name in enumerate(header, start=1):
+        width = max([len(str(name))] + [len(str(row[index - 1])) for row in rows]) + 2
+        sheet.column_dimensions[get_column_letter(index)].width = min(width, 60)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
