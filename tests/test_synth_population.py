@@ -7,6 +7,7 @@ from esda import Moran
 from libpysal.weights import Queen
 
 from sozialraum import data
+from sozialraum.synth import geography, population
 
 TABLES = ["bevoelkerung", "haushalte", "sozialleistungen", "arbeitslose", "bewegungen", "kita"]
 JAHRE = list(range(2015, 2025))
@@ -290,3 +291,28 @@ def test_inner_city_district_has_the_highest_fluctuation(tab):
     pop = tab["bevoelkerung"].xs(2024, level="jahr")["einwohner"]
     fluct = (f["zuzuege"] + f["fortzuege"] + f["umzuege_zu"] + f["umzuege_fort"]) / pop * 1000
     assert fluct.idxmax().startswith("01") and fluct.max() > 2 * fluct.median()
+
+
+def test_another_seed_keeps_calibration_and_patterns():
+    """The calibration does not depend on the one committed city: a second seed gives the same patterns."""
+    geo_ss, pop_ss, _ = np.random.SeedSequence(7).spawn(3)
+    geo = geography.build(np.random.default_rng(geo_ss))
+    tables = population.build(geo, np.random.default_rng(pop_ss))
+    a = tables["bevoelkerung_alter"].query("jahr == 2024")
+    s = tables["sozialleistungen"].query("jahr == 2024").set_index("bezirk_id")
+    u65 = a[a["alter"] < 65].groupby("bezirk_id")["einwohner"].sum()
+    q = s["sgb2_leistungsberechtigte"] / u65
+    bezirke = geo["statistische_bezirke"].sort_values("bezirk_id").reset_index(drop=True)
+    line = geo["autobahn"].geometry.union_all()
+    north = pd.Series([p.y > line.interpolate(line.project(p)).y for p in bezirke.geometry.centroid],
+                      index=bezirke["bezirk_id"])
+    ratio = (s.loc[north, "sgb2_leistungsberechtigte"].sum() / u65[north].sum()) / (
+        s.loc[~north, "sgb2_leistungsberechtigte"].sum() / u65[~north].sum())
+    w = Queen.from_dataframe(bezirke, use_index=False, silence_warnings=True)
+    w.transform = "r"
+    np.random.seed(0)
+    moran = Moran(q.reindex(bezirke["bezirk_id"]).to_numpy(), w, permutations=199)
+    assert 0.18 <= s["sgb2_leistungsberechtigte"].sum() / u65.sum() <= 0.25
+    assert q.min() <= 0.05 and 0.38 <= q.max() <= 0.65
+    assert ratio >= 1.8 and moran.I > 0.3 and moran.p_sim < 0.01
+    assert 0.20 <= (a["alter"] >= 65).dot(a["einwohner"]) / a["einwohner"].sum() <= 0.235
