@@ -48,7 +48,7 @@ def district_design(geo, rng):
     flaeche = gdf.geometry.area.to_numpy() / 1e6
 
     local = rng.standard_normal(len(gdf))  # unsmoothed part: neighbours differ, Moran's I stays below 1
-    deprivation = _standardise(1.3 * nord + 0.35 * zentralitaet + 0.7 * _smooth_noise(gdf, rng) + 0.45 * local)
+    deprivation = _standardise(1.3 * nord + 0.7 * zentralitaet + 0.7 * _smooth_noise(gdf, rng) + 0.45 * local)
     alterung = _standardise(-0.7 * nord - 0.5 * zentralitaet + 0.7 * _smooth_noise(gdf, rng))
     spread = np.exp(0.15 * deprivation + 0.25 * rng.standard_normal(len(gdf)))
     weight = (0.3 + np.sqrt(flaeche / flaeche.mean())) * (0.5 + zentralitaet) * spread
