@@ -65,7 +65,10 @@ def generate(course_root: Path, assignment: str, out_dir: Path) -> None:
 def build(course_root: Path, names: list[str] | None = None, out_root: Path | None = None) -> list[str]:
     """Baut die genannten (sonst alle) Übungen nach ``out_root`` (Standard: exercises/); gibt die Namen zurück."""
     out_root = out_root or course_root / RELEASE
-    names = names or assignments(course_root)
+    if not names:  # alles bauen: Ausgaben ohne Quelle entfernen
+        names = assignments(course_root)
+        for stale in (p for p in out_root.glob("*") if p.is_dir() and p.name not in names):
+            shutil.rmtree(stale)
     for name in names:
         if not (course_root / SOURCE / name).is_dir():
             raise FileNotFoundError(f"Übung {name!r} gibt es nicht in {SOURCE}/. "

@@ -119,8 +119,6 @@ def _points(result, ids: list[str]) -> tuple[float, float]:
 
 
 def check_assignment(course_root: Path, assignment: str, workers: int = 2, cell_timeout: int = 120) -> Report:
-    from sozialraum.course.autograde import autograde_notebooks
-
     started = time.perf_counter()
     report = Report(assignment)
     notebooks = sorted((course_root / build.SOURCE / assignment).glob("*.ipynb"))
@@ -227,11 +225,13 @@ def _plan(tasks: list[Task], screened: dict, report: Report):
         if hardcoded:
             changed = sorted(set(changed) | {variant["task"]})
         batchable = answers is not None and not result.get("ran_later") and changed == [variant["task"]]
-        verdict = result.get("verdict") or []
-        predicted_reject = batchable and any(verdict) and variant["task"] not in unstable
-        # gleiche vorhergesagte Fehlerstelle in den Tests: ein Vertreter genügt; sonst einzeln bewerten
-        signature = (variant["task"], tuple(verdict)) if predicted_reject else (variant["key"],)
-        member = {"variant": variant, "changed": changed, "batchable": batchable}
+        verdict = [tuple(v) for v in result.get("verdict") or []]
+        failing = {task for task, outcome in verdict if outcome}
+        predicted_reject = answers is not None and set(changed) <= failing and variant["task"] not in unstable
+        # gleiche vorhergesagte Fehlerstellen in den Tests: ein Vertreter genügt; sonst einzeln bewerten
+        signature = (variant["task"], batchable, tuple(verdict)) if predicted_reject else (variant["key"],)
+        member = {"variant": variant, "changed": changed, "batchable": batchable,
+                  "predicted_failure": answers is None or bool(result.get("failed")) or bool(failing)}
         if signature in representative:
             groups[representative[signature]].append(member)
         else:
@@ -267,7 +267,12 @@ def _judge_reference(results: dict, report: Report) -> None:
 def _judge(variant: dict, members: list[dict], tasks: list[Task], result, report: Report) -> tuple[str, str]:
     """(Zustand, Notiz) für eine bewertete Variante; gilt für alle Varianten ihrer Gruppe."""
     if result.status in ("timeout", "memory", "crash"):
-        return "abgelehnt", f"Bewertung: {result.status}"
+        if members[0]["predicted_failure"]:  # auch die Vorprüfung sah hier einen Fehler
+            return "abgelehnt", f"Bewertung: {result.status}"
+        report.problems.append(f"Variante {variant['key']} ({variant['description']}): Bewertung {result.status}, "
+                               "die Vorprüfung sah keinen Fehler; Ergebnis unklar. Tipp: erneut prüfen, "
+                               "evtl. mit weniger parallelen Bewertungen (--workers 1)")
+        return "abgelehnt", result.status
     if result.status != "ok":
         report.problems.append(f"Variante {variant['key']}: Bewertung {result.status}: {result.message}")
         return "abgelehnt", result.status
@@ -317,13 +322,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     course_root = (args.kurs or find_course_root()).resolve()
     names = args.assignments or build.assignments(course_root)
-    failed = False
+    failed, started = False, time.perf_counter()
     for name in names:
         if not (course_root / build.SOURCE / name).is_dir():
             print(f"Fehler: Übung {name!r} gibt es nicht in {build.SOURCE}/. Tipp: vorhandene Übungen: "
                   f"{', '.join(build.assignments(course_root))}")
             return 1
         report = check_assignment(course_root, name, workers=args.workers)
-        print(table(report), flush=True)
+        print(table(report) + "\n", flush=True)
         failed |= not report.ok
+    print(f"Geprüft: {len(names)} Übung(en) in {time.perf_counter() - started:.0f} s; "
+          + ("mindestens eine NICHT bestanden." if failed else "alle bestanden."))
     return 1 if failed else 0

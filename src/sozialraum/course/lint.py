@@ -1,4 +1,16 @@
-"""Statische Prüfung einer Übung: Punkte, sichtbare und verborgene Tests, Aufgabentexte, Meldungen, Ausgabe."""
+"""Statische Prüfung einer Übung: Punkte, sichtbare und verborgene Tests, Aufgabentexte, Meldungen, Ausgabe.
+
+Regeln für Autorinnen und Autoren von Übungen (solutions/NN_slug/NN_slug.ipynb):
+- Jede Antwortzelle (nbgrader: "Autograded answer") hat danach mindestens eine Testzelle ("Autograder tests")
+  mit Punkten > 0. Die Tests verwenden die Variablen, die die Lösung zuweist (das sind die Antworten).
+- Die Markdown-Zelle direkt davor nennt jede Antwortvariable in Backticks (`name`) und ihren Typ
+  (int, float, str, bool, list, dict, tuple, DataFrame, GeoDataFrame, Series).
+- Jede Testzelle hat sichtbare Zusicherungen (für den Validate-Knopf) und verborgene zwischen
+  ``### BEGIN HIDDEN TESTS`` und ``### END HIDDEN TESTS``.
+- Jede Zusicherung hat eine deutsche Meldung mit Hinweis ("... Tipp: ..."); im verborgenen Teil ein fester Text
+  (kein f-String), damit das Feedback keine Werte verrät.
+- Die Ausgabe (exercises/) enthält keinen Lösungstext.
+"""
 from __future__ import annotations
 
 import ast

@@ -1,7 +1,8 @@
 """Falsche Antworten erzeugen: Mutanten einer Lösungszelle, Typ-Attrappen und hartkodierte Antworten.
 
 Jede Variante ist der vollständige Quelltext, der in einer Abgabe an Stelle der Lösungszelle steht.
-- ``mutants``: mit ``ast`` veränderte Lösung (Operatoren, Zahlen, Spaltennamen, weggelassene oder vertauschte
+- ``mutants``: mit ``ast`` veränderte Lösung (Operatoren, Zahlen, Spaltennamen: Tausch gegen die ähnlichsten
+  Textkonstanten aller Lösungszellen, also auch den falschen Nenner; weggelassene oder vertauschte
   Methoden, weggelassene Umwandlungen wie ``int(...)``).
 - ``impostor_snippets``: Zeilen, die nach der Lösung die Antwort durch eine Attrappe ersetzen (Objekt, das mit allem
   gleich ist; Unterklasse von float/int/str, die immer gleich ist; falscher Datentyp; Series statt DataFrame;
@@ -11,6 +12,7 @@ Jede Variante ist der vollständige Quelltext, der in einer Abgabe an Stelle der
 from __future__ import annotations
 
 import ast
+import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -37,6 +39,7 @@ METHOD_SWAPS = {
     "head": ["tail"], "tail": ["head"], "first": ["last"], "last": ["first"], "count": ["nunique", "sum"],
     "nunique": ["count"], "cumsum": ["cumprod"], "any": ["all"], "all": ["any"],
 }
+SIMILAR_STRINGS = 3  # je Textkonstante: Tausch gegen die ähnlichsten Texte (z. B. einwohner -> einwohner_unter_65)
 DROPPABLE_FUNCTIONS = {"int", "float", "str", "round", "abs", "sorted", "list", "bool"}
 
 
@@ -96,10 +99,10 @@ def _replacements(node: ast.AST, parent: ast.AST, strings: list[str]) -> Iterato
         elif isinstance(value, float):
             for new in ([1.0] if value == 0 else [value * 1.1, value * 0.9]):
                 yield CONSTANT, f"{value!r} -> {new!r}", _const(new)
-        elif isinstance(value, str):
-            for other in strings:
-                if other != value:
-                    yield COLUMN, f"{value!r} -> {other!r}", ast.Constant(other)
+        elif isinstance(value, str) and value in strings:
+            others = [other for other in strings if other != value]
+            for other in difflib.get_close_matches(value, others, n=SIMILAR_STRINGS, cutoff=0.0):
+                yield COLUMN, f"{value!r} -> {other!r}", ast.Constant(other)
     elif isinstance(node, ast.Call):
         func = node.func
         if isinstance(func, ast.Attribute):

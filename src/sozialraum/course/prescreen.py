@@ -38,6 +38,28 @@ def _series_bytes(series) -> bytes:
     return pd.util.hash_pandas_object(series, index=False).to_numpy().tobytes()
 
 
+def _figure_content(value) -> list:
+    """Was eine matplotlib-Abbildung (oder eine ihrer Achsen) zeigt: Texte, Legenden, Formen und Flächenfarben.
+
+    Lage, Größe und Linienstärken zählen nicht: Varianten, die nur die Gestaltung ändern, gelten als gleichwertig.
+    (Abbildungen aus geopandas lassen sich nicht mit pickle serialisieren.)
+    """
+    import numpy as np
+    from matplotlib.colors import to_rgba
+
+    figure = value.get_figure(root=True)  # Achse -> ihre Abbildung; Abbildung -> sie selbst
+    parts = [[t.get_text() for t in figure.texts]]
+    for ax in figure.axes:
+        legend = ax.get_legend()
+        parts.append([ax.get_title(loc=loc) for loc in ("left", "center", "right")] + [t.get_text() for t in ax.texts])
+        parts.append(None if legend is None else
+                     [legend.get_title().get_text(), *(t.get_text() for t in legend.get_texts())])
+        parts += [(type(c).__name__, len(c.get_paths()), np.round(c.get_facecolor(), 4).tolist())
+                  for c in ax.collections]
+        parts += [(to_rgba(line.get_color()), np.round(line.get_xydata(), 3).tolist()) for line in ax.lines]
+    return parts
+
+
 def fingerprint(value) -> str:
     """Fingerabdruck eines Werts: Typ und Inhalt (Gleitkommazahlen auf 9 gültige Stellen gerundet)."""
     import numpy as np
@@ -56,6 +78,8 @@ def fingerprint(value) -> str:
             body = pickle.dumps(parts)
         elif isinstance(value, np.ndarray):
             body = pickle.dumps((value.dtype.str, value.shape, value.tobytes()))
+        elif type(value).__module__.startswith("matplotlib.") and hasattr(value, "get_figure"):
+            body = pickle.dumps(_figure_content(value))
         else:
             body = pickle.dumps(value)
     except Exception:  # nicht serialisierbar (z. B. Attrappen): jede Instanz gilt als verschieden
@@ -152,19 +176,20 @@ def _impostors(cell: dict, task: str, answers: list[str], namespace: dict) -> li
 
 
 def _variant(variant: dict, cells: list[dict], index: int, namespace: dict, all_names: list[str]) -> dict:
-    """Im Kindprozess: Variante statt Zelle ``index``, dann die eigenen Tests (Vorhersage des Ergebnisses) und,
-    falls spätere Zellen geänderte Namen verwenden, alle späteren Zellen."""
+    """Im Kindprozess: Variante statt Zelle ``index``, dann die eigenen Tests (Vorhersage des Ergebnisses).
+    Verwenden spätere Zellen einen geänderten Namen, laufen alle späteren Zellen samt ihren Tests."""
     cell = cells[index]
     failed = _run_cell(variant["source"], namespace)
     state = cell.get("state")
     changed = {n for n, fp in _answers(namespace, _touched(cell["source"])).items() if state is None or fp != state[n]}
     later = cells[index + 1:]
-    verdict = [_run_cell(c["source"], namespace) for c in later if c.get("test_of") == cell["task"]]
     run_later = any(changed & used_names(c["source"]) for c in later if not c.get("test_of"))
-    if run_later:
-        for other in later:
-            if not other.get("test_of"):
-                _run_cell(other["source"], namespace)
+    verdict = []
+    for other in later:
+        if other.get("test_of") == cell["task"] or run_later:
+            outcome = _run_cell(other["source"], namespace)
+            if other.get("test_of"):
+                verdict.append([other["test_of"], outcome])
     return {"failed": failed, "ran_later": run_later, "verdict": verdict, "answers": _answers(namespace, all_names)}
 
 
