@@ -128,7 +128,8 @@ def isolation() -> Isolation:
         return Isolation(namespaces=False)
     probe = Path(tempfile.mkdtemp(prefix="sozialraum-probe-"))
     try:
-        cmd = _namespace_prefix(probe, [], []) + ["sh", "-c", "touch ./ok && ! touch /tmp/.sozialraum-probe 2>/dev/null"]
+        writes = "touch ./ok && ! touch /tmp/.sozialraum-probe 2>/dev/null"  # Sandbox ja, Rest nein
+        cmd = _namespace_prefix(probe, [], []) + ["sh", "-c", writes]
         ok = subprocess.run(cmd, cwd=probe, capture_output=True, timeout=30).returncode == 0
         return Isolation(namespaces=ok and (probe / "ok").exists())
     except (OSError, subprocess.SubprocessError):
@@ -351,8 +352,14 @@ def _environment(home: Path, course_root: Path) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "SOZIALRAUM_DATEN": str(course_root / "datasets"),
+        "PYTHONPATH": str(home / ".python"),
     }
     (home / "tmp").mkdir(exist_ok=True)
+    # Schneller Start: jsonschema lädt sonst beim Import von nbformat das optionale Paket rfc3987_syntax, das beim
+    # Import eine Grammatik baut (gut 1 s CPU je Sandbox); nbformat braucht dessen IRI-Prüfungen nicht.
+    (home / ".python").mkdir(exist_ok=True)
+    (home / ".python" / "rfc3987_syntax.py").write_text(
+        'raise ImportError("in der Bewertungs-Sandbox nicht gebraucht")\n', encoding="utf-8")
     return env
 
 

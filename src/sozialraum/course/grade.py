@@ -81,7 +81,7 @@ class Outcome:
             f"Bewertung der Übung {self.assignment} abgeschlossen.",
             f"  Teilnehmende in der Tabelle: {len(self.rows)}",
             f"  neu bewertet: {self.graded}, unverändert übernommen: {self.reused}",
-            f"  Punkte im Mittel: {_mean(self.rows)} von {report.german_number(self.rows[0]['max'] if self.rows else 0)}",
+            f"  Punkte im Mittel: {_mean(self.rows)} von {report.german_number(self._maximum())}",
             f"  mit Hinweisen: {len(flagged)}",
         ]
         lines += [f"    - {row['name']}: {', '.join(row['hinweise'])}" for row in flagged]
@@ -94,6 +94,9 @@ class Outcome:
             self.isolation,
         ]
         return "\n".join(lines)
+
+    def _maximum(self) -> float:
+        return self.rows[0]["max"] if self.rows else 0.0
 
 
 def _mean(rows: list[dict]) -> str:
