@@ -237,7 +237,7 @@ def _normalized(source: str | list[str]) -> str:
 
 def autograde_notebooks(course_root: Path, assignment: str, notebooks: Mapping[str, Path], *,
                         workers: int = 2, cell_timeout: int = 60, notebook_timeout: int = 300,
-                        memory_mb: int = 1500, workdir: Path | None = None, progress: bool = True,
+                        memory_mb: int = 2000, workdir: Path | None = None, progress: bool = True,
                         hide: Sequence[Path] = ()) -> dict[str, GradeResult]:
     """Bewertet jedes Notebook einzeln und abgeschottet; Schlüssel wie in ``notebooks``.
 
