@@ -3,6 +3,7 @@
 
     python3 kurs.py lab     # öffnet den Kurs in JupyterLab (modules/00_start.ipynb)
     python3 kurs.py test    # führt alle Tests aus (weitere Argumente gehen an pytest)
+    python3 kurs.py formgrader  # für Lehrende: nbgrader-Formgrader (Handbewertung), siehe docs/Trainerhandbuch.md
 
 Die Umgebung liegt in .venv/ und wird neu installiert, sobald sich binder/requirements.txt,
 binder/postBuild oder pyproject.toml ändern. Es wird nur Python (ab 3.11) mit pip und venv gebraucht.
@@ -47,6 +48,11 @@ def main(argv: list[str]) -> int:
     commands = {
         "lab": [BIN / "jupyter", "lab", "modules/00_start.ipynb"],
         "test": [PYTHON, "-m", "pytest"],
+        # Die Lernumgebung blendet den Formgrader aus (binder/postBuild); hier nur für diesen Start einschalten.
+        "formgrader": [
+            BIN / "jupyter", "server", "--ServerApp.default_url=/formgrader",
+            "--ServerApp.jpserver_extensions={'nbgrader.server_extensions.formgrader': True}",
+        ],
     }
     if not argv or argv[0] not in commands:
         print(__doc__)
