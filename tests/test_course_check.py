@@ -1,4 +1,4 @@
-"""check: die Tests von 00_start lehnen alle falschen Antworten ab; eine absichtlich schwache Übung fällt durch.
+"""check: die Tests jeder Übung lehnen alle falschen Antworten ab; eine absichtlich schwache Übung fällt durch.
 Dazu Bausteine: Mutanten, Attrappen, hartkodierte Werte, Lint, Feedback ohne verborgene Tests."""
 from pathlib import Path
 
@@ -75,7 +75,7 @@ def test_tasks_and_answers_of_00_start():
                      "hoechste_quote": ["stadtteil_hoechste_quote", "hoechste_quote"]}
 
 
-@pytest.mark.parametrize("name", ["00_start"])
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()))
 def test_check_passes_on_real_exercise(name, capsys):
     report = check.check_assignment(ROOT, name)
     print(check.table(report))
