@@ -8,6 +8,8 @@
 Die Umgebung liegt in .venv/ und wird neu installiert, sobald sich binder/requirements.txt,
 binder/postBuild oder pyproject.toml ändern. Es wird nur Python (ab 3.11) mit pip und venv gebraucht.
 """
+from __future__ import annotations
+
 import hashlib
 import os
 import subprocess
