@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sozialraum.course import autograde, report
+from sozialraum.course.nbconfig import course_config, ensure_tools_on_path, find_course_root
 from sozialraum.course.submissions import (TIMESTAMP_FORMAT, InputError, Participant, Submission, collect,
                                            import_submission, read_roster)
 
@@ -59,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
 
 def find_course() -> Path:
     """Der nächste Ordner mit nbgrader_config.py ab dem aktuellen Verzeichnis, sonst dieses Repository."""
-    here = Path.cwd().resolve()
-    return next((p for p in [here, *here.parents] if (p / "nbgrader_config.py").exists()), REPO_ROOT)
+    try:
+        return find_course_root()
+    except FileNotFoundError:
+        return REPO_ROOT
 
 
 @dataclass
@@ -113,7 +115,7 @@ def grade_cohort(course: Path, assignment: str, source: Path | None, *, roster_p
     if len(notebooks) != 1:
         raise InputError(f"Die Übung {assignment} hat {len(notebooks)} Notebooks; unterstützt wird genau eines.")
     notebook = notebooks[0]
-    _venv_on_path()  # nbgrader ruft beim Anlegen eines Gradebooks `alembic` auf
+    ensure_tools_on_path()  # nbgrader ruft beim Anlegen eines Gradebooks `alembic` auf
     roster = read_roster(roster_path) if roster_path else None
     out = course / "bewertung" / assignment
     out.mkdir(parents=True, exist_ok=True)
@@ -153,24 +155,17 @@ def grade_cohort(course: Path, assignment: str, source: Path | None, *, roster_p
                    csv_path, xlsx_path, course / "feedback", autograde.isolation().describe())
 
 
-def _venv_on_path() -> None:
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-
-
 def _course_config(course: Path):
     """Die nbgrader-Konfiguration des Kurses, ergänzt um das Feedback ohne verborgene Tests."""
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades
     from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
 
     from sozialraum.course.feedback import HideHiddenTests
 
     config = Config()
     if (course / "nbgrader_config.py").exists():
-        config.merge(PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config())
+        config.merge(course_config(course))
     config.CourseDirectory.root = str(course)
     config.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
     return config
