@@ -48,7 +48,9 @@ def ensure_environment() -> None:
 
 def main(argv: list[str]) -> int:
     commands = {
-        "lab": [BIN / "jupyter", "lab", "modules/00_start.ipynb"],
+        # Wurzel ist das Repository (Module, Übungen, Datenkatalog im Dateibrowser), vorne das Start-Notebook.
+        "lab": [BIN / "jupyter", "lab", f"--ServerApp.root_dir={ROOT}",
+                "--LabApp.default_url=/lab/tree/modules/00_start.ipynb"],
         "test": [PYTHON, "-m", "pytest"],
         # Die Lernumgebung blendet den Formgrader aus (binder/postBuild); hier nur für diesen Start einschalten.
         "formgrader": [
