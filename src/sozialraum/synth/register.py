@@ -105,18 +105,19 @@ def _children(rng, mother_age, n_kids):
 
 def _households(rng, design):
     """Household skeleton: district index, type, member ages and sexes (slot matrices)."""
-    dep = design["deprivation"].to_numpy()
-    old = 1.2 * np.tanh(design["alterung"].to_numpy() / 1.2)  # bounded: no district older than ~35 % 65+
-    centre = design["zentralitaet"].to_numpy()
+    dep = design["armut"].to_numpy()
+    old = np.tanh(design["alterung"].to_numpy())  # bounded: no district older than ~38 % 65+
+    single = design["singles"].to_numpy()
+    fam = design["familie"].to_numpy()
     target = design["einwohner_ziel"].to_numpy()
 
-    logw = np.log(np.array([0.40, 0.29, 0.165, 0.047, 0.10]))[None, :] + np.column_stack(
+    logw = np.log(np.array([0.43, 0.27, 0.165, 0.047, 0.09]))[None, :] + np.column_stack(
         [
-            0.05 * old + 0.45 * centre,
-            0.08 * old - 0.10 * dep,
-            -0.15 * old + 0.10 * dep - 0.2 * centre,
-            0.35 * dep - 0.10 * old,
-            0.10 * centre,
+            0.30 * single + 0.10 * old - 0.05 * fam,
+            0.15 * old - 0.10 * dep - 0.10 * single,
+            0.40 * fam - 0.15 * old - 0.10 * single,
+            0.35 * dep + 0.10 * fam - 0.10 * old,
+            0.25 * single,
         ]
     )
     p_type = np.exp(logw) / np.exp(logw).sum(1, keepdims=True)
@@ -132,19 +133,19 @@ def _households(rng, design):
 
     # one-person households: elderly (mostly women) or younger adults (more in the centre)
     m = htype == E
-    is_old = m & (u < _sigmoid(-0.5 + 0.22 * old[d] - 0.6 * centre[d] - 0.25 * dep[d]))
+    is_old = m & (u < _sigmoid(-0.6 + 0.3 * old[d] - 0.45 * single[d] - 0.2 * dep[d]))
     ages[is_old, 0] = _ages_profile(rng, is_old.sum(), "single_old")
     male[is_old, 0] = rng.random(is_old.sum()) < np.where(ages[is_old, 0] >= 65, 0.28, 0.5)
     young = m & ~is_old
-    ages[young, 0] = _ages_profile(rng, young.sum(), "single_young", 0.05 + 0.3 * centre[d[young]])
+    ages[young, 0] = _ages_profile(rng, young.sum(), "single_young", 0.05 + 0.12 * np.clip(single[d[young]], 0, 2.5))
     male[young, 0] = rng.random(young.sum()) < 0.56
 
     # couples without children: retired couples or younger / empty-nest couples
     m = htype == POK
-    is_old = m & (u < _sigmoid(-0.3 + 0.22 * old[d] - 0.25 * dep[d]))
+    is_old = m & (u < _sigmoid(-0.3 + 0.3 * old[d] - 0.2 * single[d] - 0.25 * dep[d]))
     ages[is_old, 0] = _ages_profile(rng, is_old.sum(), "couple_old")
     younger = m & ~is_old
-    ages[younger, 0] = _ages_profile(rng, younger.sum(), "couple_young", 0.05 + 0.2 * centre[d[younger]])
+    ages[younger, 0] = _ages_profile(rng, younger.sum(), "couple_young", 0.05 + 0.08 * np.clip(single[d[younger]], 0, 2.5))
     ages[m, 1] = np.clip(ages[m, 0] - np.round(rng.normal(2.5, 3.0, m.sum())).astype(int), 18, MAX_AGE)
     male[m, 0] = True
 
@@ -154,7 +155,8 @@ def _households(rng, design):
         k = m.sum()
         mother = np.clip(np.round(rng.normal(40, 6.5, k)).astype(int), 20, 58)
         n_kids = 1 + _draw_from_weights(rng, n_probs, k)
-        n_kids += (rng.random(k) < 0.25 * np.clip(dep[d[m]], 0, None)) & (n_kids < 4)  # more children in the north
+        more = 0.15 * np.clip(dep[d[m]], 0, None) + 0.1 * np.clip(fam[d[m]], 0, None)  # poorer and family areas
+        n_kids += (rng.random(k) < more) & (n_kids < 4)
         ages[m, 3:] = _children(rng, mother, n_kids)
         male[m, 3:] = rng.random((k, 4)) < 0.513
         if lone:
@@ -167,7 +169,7 @@ def _households(rng, design):
 
     # other multi-person households: parent with adult child, or a flat share
     m = htype == SONST
-    flatshare = m & (u < 0.3 + 0.3 * centre[d])
+    flatshare = m & (u < 0.3 + 0.12 * np.clip(single[d], -1.5, 2.5))
     k = flatshare.sum()
     ages[flatshare, 0] = _young_adults(rng, k)
     ages[flatshare, 1] = _young_adults(rng, k)
@@ -220,21 +222,21 @@ def _logit_draw(rng, base, weight, target):
 
 def _household_flags(rng, design, d, htype, ages, in_gu):
     """Origin (0 no migration background, 1 German with, 2 foreign), SGB-II and AsylbLG flags per household."""
-    dep = design["deprivation"].to_numpy()[d]
-    centre = design["zentralitaet"].to_numpy()[d]
+    dep = design["armut"].to_numpy()[d]
+    mig = design["migration"].to_numpy()[d]
     present = ages >= 0
     size = present.sum(1)
     elderly = (ages[:, 0] >= 65).astype(float)
     n_u65 = (present & (ages < 65)).sum(1)
 
-    base_f = np.where(dep < 0, 0.4, 0.65) * dep + 0.5 * centre - 1.8 * elderly
+    base_f = np.where(mig < 0, 0.45, 0.6) * mig - 1.8 * elderly
     base_f += np.array([0.0, -0.2, 0.35, 0.15, 0.3])[htype]
     foreign = _logit_draw(rng, base_f, size * ~in_gu, TARGETS["auslaendische_haushalte"]) | in_gu
-    base_g = 0.45 * dep - 0.9 * elderly + 0.2 * (htype == PMK)
+    base_g = 0.45 * mig - 0.9 * elderly + 0.2 * (htype == PMK)
     german_mh = _logit_draw(rng, base_g, size * ~foreign, TARGETS["deutsch_mh"]) & ~foreign
     origin = np.where(foreign, 2, np.where(german_mh, 1, 0))
 
-    # Bedarfsgemeinschaft (simplified: the household); right-skewed in the deprivation score
+    # Bedarfsgemeinschaft (simplified: the household); right-skewed in the poverty score
     base_s = (
         np.where(dep < 0, 0.65 * dep, 0.62 * dep)
         + np.array([0.1, -0.9, 0.0, 1.7, -0.2])[htype]
@@ -250,12 +252,16 @@ def _household_flags(rng, design, d, htype, ages, in_gu):
     return origin, sgb2, asyl
 
 
-def _person_flags(rng, alter, nichtdeutsch, sgb2, asyl, dep, alone):
-    """Unemployment, long-term unemployment, Grundsicherung im Alter and Kita care per person."""
+def _person_flags(rng, alter, nichtdeutsch, sgb2, asyl, area, alone):
+    """Unemployment, long-term unemployment, Grundsicherung im Alter and Kita care per person.
+
+    ``area``: the district scores (columns of `district_types.DIMENSIONS`) per person."""
+    dep = area["armut"]
     work_age = (alter >= 15) & (alter < 65)
     base_u = (
-        2.7 * sgb2
-        + 0.35 * dep
+        1.9 * sgb2
+        + 0.05 * dep
+        + 0.45 * area["arbeitsmarkt"]
         + 0.3 * nichtdeutsch
         - 3.0 * (alter < 18)  # pupils
         + 0.25 * (alter >= 55)
@@ -267,7 +273,7 @@ def _person_flags(rng, alter, nichtdeutsch, sgb2, asyl, dep, alone):
     langzeit = arbeitslos & (rng.random(len(alter)) < p_lz)
 
     senior = alter >= 65
-    base_g = 0.8 * dep + 1.3 * nichtdeutsch + 0.5 * alone
+    base_g = 0.85 * area["altersarmut"] + 1.1 * nichtdeutsch + 0.5 * alone
     grusi = senior & _logit_draw(rng, base_g, senior.astype(float), TARGETS["grundsicherung_65"])
 
     # Kita care by place of residence: lower in the north and for foreign children; rises with age
@@ -304,8 +310,8 @@ def build_register(design, rng, gu_bezirk, gu_persons):
     sgb2 = hh_sgb2[hh_idx] & (alter < 65)
     asyl = hh_asyl[hh_idx] & nichtdeutsch
     alone = (ages >= 0).sum(1)[hh_idx] == 1
-    dep = design["deprivation"].to_numpy()[d[hh_idx]]
-    arbeitslos, langzeit, grusi, kita = _person_flags(rng, alter, nichtdeutsch, sgb2, asyl, dep, alone)
+    area = {c: design[c].to_numpy()[d[hh_idx]] for c in ["armut", "arbeitsmarkt", "altersarmut"]}
+    arbeitslos, langzeit, grusi, kita = _person_flags(rng, alter, nichtdeutsch, sgb2, asyl, area, alone)
     return pd.DataFrame(
         {
             "person_id": [f"P{i:07d}" for i in range(1, len(alter) + 1)],

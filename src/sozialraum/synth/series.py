@@ -67,16 +67,17 @@ def _multinomial_flat(rng, total, weights):
 
 def _project_back(p24, design, rng):
     """Stocks P[year] (unit, sex, age) and flows per year for the regular population."""
-    dep = design["deprivation"].to_numpy()
+    dep = design["armut"].to_numpy()
     centre = design["zentralitaet"].to_numpy()
     q = _mortality(dep)
-    mob = np.exp(0.2 * dep + 0.6 * centre)
-    mob[np.argmax(centre)] *= 2.0  # inner-city district with high fluctuation
-    exposure = np.exp(0.8 * dep + 0.8 * centre)
-    # within the city: young adults move to the centre, families to the south
+    mob = np.exp(0.35 * design["mobilitaet"].to_numpy())
+    mob[np.argmax(centre)] *= 2.0  # inner-city district with the highest fluctuation
+    exposure = np.exp(0.5 * dep + 0.5 * design["migration"].to_numpy() + 0.5 * centre)
+    # within the city: young adults move to the centre and the Hochschulviertel, families to the family areas
     family_age = ((AGE < 18) | ((AGE >= 30) & (AGE < 50))).astype(float)
     young_age = ((AGE >= 18) & (AGE < 30)).astype(float)
-    pull = np.exp(-0.3 * dep[:, None] * family_age[None] + 0.5 * centre[:, None] * young_age[None])
+    pull = np.exp(0.3 * design["familie"].to_numpy()[:, None] * family_age[None]
+                  + 0.3 * design["singles"].to_numpy()[:, None] * young_age[None])
 
     stocks = {2024: p24}
     flows = {}
