@@ -1,13 +1,19 @@
-"""JupyterLab im echten Browser: das Start-Notebook läuft, Tabelle und Karte erscheinen, Validate ja, Formgrader nein.
+"""JupyterLab im echten Browser, gestartet wie im README (`python3 kurs.py lab`), ohne Netz außer 127.0.0.1.
 
-Der Test startet JupyterLab auf 127.0.0.1 (freier Port, Token) in einer Kopie von modules/ und steuert Debians
-Chromium mit Playwright (kein Browser-Download). Von jedem Test landet ein Bildschirmfoto in artifacts/.
+Der Test legt eine Kopie des Repositorys an (die versionierten Dateien, `.venv` als Verweis auf die Kursumgebung),
+startet darin `python3 kurs.py lab` mit nur den Argumenten, die ein Test ohne Bildschirm braucht, und steuert Debians
+Chromium mit Playwright (kein Browser-Download). Chromium kann keinen Rechnernamen außer 127.0.0.1 auflösen, wie in
+einem gesperrten Verwaltungsnetz. Geprüft wird: Das Repository ist die Wurzel, Modul 00 ist vorne; in Modul 00,
+Modul 03 und einer bearbeiteten Übung zeichnet Leaflet jede folium-Karte (Flächen, Tooltip beim Überfahren), auch
+in einer mit `Map.save` gespeicherten HTML-Datei von file://; keine Anfrage verlässt 127.0.0.1. Von jedem Test
+landet ein Bildschirmfoto in artifacts/.
 """
 import json
 import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -16,8 +22,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
@@ -31,16 +39,37 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    # kein Netz außer JupyterLab: folium würde sonst Leaflet aus dem Internet laden
+    # kein Netz außer JupyterLab: jede Anfrage an einen CDN oder Kachelserver scheitert (und wird mitgeschrieben)
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
-# Einstellungen für JupyterLab in diesem Test: alle Zellen im DOM (kein Fenstermodus), keine Neuigkeiten aus dem Netz.
+# Einstellungen nur für diesen Test: alle Zellen im DOM (kein Fenstermodus), kein automatisches Speichern.
 LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-    "@jupyterlab/apputils-extension/notification": {"checkForUpdates": False, "fetchNews": "false"},
+    "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
 }
 TIMEOUT_MS = 300_000  # großzügig: auf einem ausgelasteten Rechner dauern Kernelstart und Imports lange
 expect.set_options(timeout=TIMEOUT_MS)
+# Die Übung, wie eine Teilnehmerin sie gelöst hat, mit einer eigenen interaktiven Karte am Ende (folium erst
+# nach `from sozialraum import data` importiert, anders als in Modul 03).
+EXERCISE = "exercises/03_karten/03_karten.ipynb"
+LEARNER_MAP = """\
+import folium
+
+web = senioren[["bezirk_id", "name", "grusi_quote", "geometry"]].copy()
+web["geometry"] = web.simplify(20)
+web = web.to_crs("EPSG:4326")
+meine_karte = folium.Map(tiles=None)
+folium.GeoJson(
+    web, name="Grundsicherung im Alter",
+    style_function=lambda feature: {"fillColor": "#fd8d3c", "color": "white", "weight": 0.5, "fillOpacity": 0.7},
+    tooltip=folium.GeoJsonTooltip(["name", "grusi_quote"], aliases=["Bezirk", "Quote in %"]),
+).add_to(meine_karte)
+folium.LayerControl().add_to(meine_karte)
+west, sued, ost, nord = web.total_bounds
+meine_karte.fit_bounds([[sued, west], [nord, ost]])
+meine_karte.save("ausgabe/meine_karte.html")
+meine_karte
+"""
 
 
 def free_port() -> int:
@@ -49,7 +78,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_ready(url: str, server: subprocess.Popen, log: Path, seconds: float = 120) -> None:
+def wait_until_ready(url: str, server: subprocess.Popen, log: Path, seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -62,13 +91,37 @@ def wait_until_ready(url: str, server: subprocess.Popen, log: Path, seconds: flo
     pytest.fail(f"JupyterLab antwortet nach {seconds} s nicht:\n{log.read_text()[-3000:]}")
 
 
+def copy_of_repository(target: Path) -> Path:
+    """Die versionierten Dateien wie in einem frischen Klon; die Kursumgebung .venv/ als Verweis auf die echte."""
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
+    for name in filter(None, tracked.stdout.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    (target / ".venv").symlink_to(ROOT / ".venv")
+    solved = nbformat.read(target / "solutions" / "03_karten" / "03_karten.ipynb", as_version=4)
+    solved.cells.append(nbformat.v4.new_code_cell(LEARNER_MAP))
+    nbformat.write(solved, target / EXERCISE)
+    return target
+
+
+def environment_is_current() -> bool:
+    """Wie kurs.py: Passt die Kursumgebung zu den Pins? Sonst würde `kurs.py lab` erst neu installieren."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        import kurs
+    finally:
+        sys.path.remove(str(ROOT))
+    return kurs.STAMP.exists() and kurs.STAMP.read_text().strip() == kurs.fingerprint()
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """Startet JupyterLab in einer Kopie des Kurses; gibt (Basis-URL, Token) zurück und beendet es am Ende."""
-    course = tmp_path_factory.mktemp("kurs")
-    shutil.copytree(ROOT / "modules", course / "modules")
-    shutil.copytree(ROOT / "exercises" / "00_start", course / "exercises" / "00_start")
-    shutil.copy(ROOT / "nbgrader_config.py", course)  # Validate liest die Kurskonfiguration wie auf Binder
+    """`python3 kurs.py lab` in einer Kopie des Repositorys; gibt (Basis-URL, Token, Kursordner) zurück."""
+    if not environment_is_current():
+        pytest.fail("Die Kursumgebung .venv/ passt nicht zu binder/ und pyproject.toml: erst `python3 kurs.py test`.")
+    course = copy_of_repository(tmp_path_factory.mktemp("kurs"))
     settings = tmp_path_factory.mktemp("lab-settings")
     for plugin, values in LAB_SETTINGS.items():
         path = settings / f"{plugin}.jupyterlab-settings"
@@ -77,30 +130,39 @@ def lab(tmp_path_factory):
 
     port, token = free_port(), secrets.token_hex(16)
     log = course / "jupyterlab.log"
-    env = {**os.environ, "SOZIALRAUM_DATEN": os.environ.get("SOZIALRAUM_DATEN", str(ROOT / "datasets"))}
+    env = {name: value for name, value in os.environ.items() if name != "SOZIALRAUM_DATEN"}  # wie bei Teilnehmenden
     with log.open("w") as log_file:
         server = subprocess.Popen(
             [
-                sys.executable, "-m", "jupyter", "lab", "--no-browser",
-                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}",
+                shutil.which("python3") or sys.executable, "kurs.py", "lab",
+                "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={token}",
                 f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={settings / 'workspaces'}",
-                "--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True",
+                "--LabApp.expose_app_in_browser=True",  # der Test fragt den Kernelzustand über window.jupyterapp ab
                 "--ServerApp.allow_root=True",
             ],
-            cwd=course, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            cwd=course, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(f"{base}/api/status?token={token}", server, log)
-        yield base, token
+        yield base, token, course
     finally:
-        server.terminate()  # JupyterLab fährt dabei seine Kernel herunter
+        stop(server, f"{base}/api/status?token={token}")
+
+
+def stop(server: subprocess.Popen, status_url: str, seconds: float = 30) -> None:
+    """Beendet kurs.py und das von ihm gestartete JupyterLab (es fährt dabei seine Kernel herunter)."""
+    os.killpg(server.pid, signal.SIGTERM)  # die ganze Prozessgruppe: kurs.py und JupyterLab
+    server.wait(timeout=seconds)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            urllib.request.urlopen(status_url, timeout=2).close()
+        except (urllib.error.URLError, ConnectionError):
+            return  # JupyterLab hört nicht mehr
+        time.sleep(0.5)
+    os.killpg(server.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
@@ -116,20 +178,34 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, request):
-    """Eine neue Browserseite; am Ende (auch nach einem Fehler) ein Bildschirmfoto in artifacts/<Testname>.png."""
+@pytest.fixture(scope="module")
+def session(browser):
+    """Eine Browserseite für alle Tests; jede Anfrage (auch aus den Karten-iframes) wird mitgeschrieben."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="de-DE")
     context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{request.node.name}.png")
+    requests: list[str] = []
+    context.on("request", lambda request: requests.append(request.url))
+    yield context.new_page(), requests
     context.close()
 
 
+@pytest.fixture
+def page(session, request):
+    """Die gemeinsame Seite; am Ende (auch nach einem Fehler) ein Bildschirmfoto in artifacts/<Testname>.png."""
+    page, requests = session
+    requests.clear()
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{request.node.name}.png")
+
+
+@pytest.fixture
+def requests(session):
+    return session[1]
+
+
 def open_notebook(page: Page, lab, path: str) -> None:
-    base, token = lab
+    base, token, _ = lab
     page.goto(f"{base}/lab/tree/{path}?reset&token={token}")  # reset: ohne die Tabs des vorigen Tests
     expect(page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")).to_be_visible()
     wait_for_idle_kernel(page)
@@ -153,23 +229,102 @@ def run_all_cells(page: Page) -> None:
     unfinished = page.locator(".jp-CodeCell .jp-InputPrompt").filter(has_not_text=re.compile(r"\[\d+\]"))
     expect(unfinished).to_have_count(0)
     wait_for_idle_kernel(page)
+    outputs = page.locator(".jp-OutputArea-output")
+    errors = outputs.and_(page.locator('[data-mime-type="application/vnd.jupyter.stderr"]'))
+    assert errors.count() == 0, "Fehlerausgabe im Notebook:\n" + "\n".join(errors.all_inner_texts())
+    assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
 
 
-def test_start_notebook_runs_in_jupyterlab(page, lab):
+def assert_leaflet_map(frame) -> None:
+    """Leaflet hat die Karte gezeichnet: Flächen als SVG-Pfade, beim Überfahren erscheint ein Tooltip."""
+    expect(frame.locator(".leaflet-container")).to_be_visible()
+    shapes = frame.locator("path.leaflet-interactive")
+    expect(shapes.first).to_be_attached()
+    assert shapes.count() >= 5, f"nur {shapes.count()} Flächen gezeichnet"  # Modul 00: 7 Stadtbezirke
+    tooltip = frame.locator(".leaflet-tooltip")
+    for index in range(min(shapes.count(), 8)):  # manche Flächen liegen unter Legende oder Ebenenschalter
+        shapes.nth(index).hover(force=True)
+        try:
+            tooltip.first.wait_for(state="visible", timeout=3_000)
+            break
+        except PlaywrightTimeoutError:
+            continue
+    assert tooltip.count() and tooltip.first.is_visible(), "Beim Überfahren der Flächen erscheint kein Tooltip"
+    assert tooltip.first.inner_text().strip(), "Tooltip ohne Text"
+
+
+def assert_maps_in_notebook(page: Page, minimum: int) -> None:
+    iframes = page.locator(".jp-OutputArea-output iframe")
+    assert iframes.count() >= minimum, f"{iframes.count()} Karten statt mindestens {minimum}"
+    assert "Make this Notebook Trusted" not in page.locator(".jp-Notebook").inner_text()
+    for index in range(iframes.count()):
+        iframes.nth(index).scroll_into_view_if_needed()
+        assert_leaflet_map(page.frame_locator(".jp-OutputArea-output iframe").nth(index))
+
+
+def assert_stayed_local(requests: list[str], *allowed: str) -> None:
+    prefixes = ("http://127.0.0.1:", "data:", "blob:", "about:", *allowed)
+    foreign = sorted({url for url in requests if not url.startswith(prefixes)})
+    assert requests and not foreign, f"Anfragen ins Internet: {foreign}"
+
+
+def test_lab_opens_the_repository_with_module_00_in_front(page, lab):
+    base, token, _ = lab
+    page.goto(f"{base}/?token={token}")  # wie der Browser, den `python3 kurs.py lab` öffnen würde
+    expect(page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")).to_be_visible()
+    expect(page.locator(".lm-TabBar-tab.jp-mod-current", has_text="00_start.ipynb")).to_be_visible()
+    page.locator(".jp-FileBrowser .jp-BreadCrumbs-home").click()  # Wurzel des Dateibrowsers
+    names = page.locator(".jp-FileBrowser .jp-DirListing-itemText")
+    for folder in ["modules", "exercises", "datasets"]:
+        expect(names.get_by_text(folder, exact=True)).to_be_visible()
+
+
+def test_start_notebook_runs_and_its_map_works_offline(page, lab, requests):
     open_notebook(page, lab, "modules/00_start.ipynb")
     run_all_cells(page)
     outputs = page.locator(".jp-OutputArea-output")
-
-    errors = outputs.and_(page.locator('[data-mime-type="application/vnd.jupyter.stderr"]'))
-    assert errors.count() == 0, "Fehlerausgabe im Start-Notebook:\n" + "\n".join(errors.all_inner_texts())
-    assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
-
     expect(outputs.locator("table.dataframe", has_text="einwohner_je_km2").first).to_be_visible()  # Stadtbezirke
-    static_map = outputs.locator('img[src^="data:image/png"]').first
-    expect(static_map).to_be_visible()
-    expect(outputs.locator("iframe").first).to_be_attached()  # folium-Karte
+    expect(outputs.locator('img[src^="data:image/png"]').first).to_be_visible()
+    assert_maps_in_notebook(page, minimum=1)
+    assert_stayed_local(requests)
 
-    static_map.scroll_into_view_if_needed()  # für das Bildschirmfoto
+
+def test_module_03_maps_work_offline(page, lab, requests):
+    open_notebook(page, lab, "modules/03_karten.ipynb")
+    run_all_cells(page)
+    assert_maps_in_notebook(page, minimum=1)
+    assert_stayed_local(requests)
+
+
+def test_saved_html_map_works_from_file(page, lab, requests):
+    saved = lab[2] / "modules" / "ausgabe" / "kinderarmut_2024.html"  # geschrieben von Modul 03 (Test davor)
+    assert saved.is_file(), "Modul 03 hat die HTML-Karte nicht gespeichert"
+    page.goto(saved.as_uri())
+    assert_leaflet_map(page.main_frame)
+    assert_stayed_local(requests, saved.as_uri())
+
+
+def test_without_the_kit_folium_maps_stay_blank_offline(page, requests, tmp_path):
+    """Gegenprobe: Ohne `import sozialraum` lädt folium aus dem Internet; hier scheitert das, die Prüfungen merken es."""
+    saved = tmp_path / "ohne_kit.html"
+    code = f"import folium\nfolium.Map(tiles=None).save({str(saved)!r})"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    page.goto(saved.as_uri())
+    page.wait_for_load_state("load")
+    assert page.locator(".leaflet-container").count() == 0
+    with pytest.raises(AssertionError, match="Anfragen ins Internet"):
+        assert_stayed_local(requests, saved.as_uri())
+
+
+def test_map_in_an_exercise_works_offline(page, lab, requests):
+    open_notebook(page, lab, EXERCISE)
+    run_all_cells(page)
+    assert_maps_in_notebook(page, minimum=1)
+    assert_stayed_local(requests)
+    saved = lab[2] / "exercises" / "03_karten" / "ausgabe" / "meine_karte.html"
+    page.goto(saved.as_uri())
+    assert_leaflet_map(page.main_frame)
+    assert_stayed_local(requests, saved.as_uri())
 
 
 def test_learners_can_validate_an_exercise(page, lab):
@@ -197,7 +352,7 @@ def test_formgrader_is_hidden_from_learners(page, lab):
     expect(palette.locator(".lm-CommandPalette-item")).to_have_count(0)
     page.keyboard.press("Escape")
 
-    base, token = lab
+    base, token, _ = lab
     with pytest.raises(urllib.error.HTTPError) as response:
         urllib.request.urlopen(f"{base}/formgrader?token={token}", timeout=30)
     assert response.value.code == 404, "Die Formgrader-Seite darf auf dem Server für Teilnehmende nicht existieren."
