@@ -175,10 +175,9 @@ def test_facilities(geo):
     assert ein["eroeffnung_jahr"].notna().all() and ein["eroeffnung_jahr"].le(2024).all()
 
     kitas = ein[ein["art"] == "Kita"]
-    assert kitas["plaetze_u3"].between(8, 25).all() and kitas["plaetze_ue3"].between(40, 90).all()
+    assert kitas["plaetze_u3"].between(4, 40).all() and kitas["plaetze_ue3"].between(20, 130).all()
     assert 0.1 <= kitas["eroeffnung_jahr"].ge(2016).mean() <= 0.35  # Ausbau seit 2016
-    north = north_of_motorway(geo, kitas.geometry.x, kitas.geometry.y)
-    assert kitas["plaetze_u3"][north].mean() < kitas["plaetze_u3"][~north].mean()
+    # Plätze je Kind: tests/test_synth_supply.py
     centres = ein[ein["art"] == "Familienzentrum"]
     kita_at = kitas.set_index(kitas.geometry.to_wkt())["eroeffnung_jahr"]
     assert (centres["eroeffnung_jahr"].to_numpy() >= kita_at[centres.geometry.to_wkt()].to_numpy()).all()

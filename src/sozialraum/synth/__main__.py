@@ -33,11 +33,12 @@ def generate(seed: int, out_dir: Path, log=print) -> None:
 
     log(f"Erzeuge Geografie (Seed {seed}) ...")
     geo = geography.build(np.random.default_rng(geo_ss))
-    write_geopackage(geo, out_dir / GPKG_NAME)
-    log(f"  {GPKG_NAME}: {len(geo)} Layer  ({time.perf_counter() - start:.1f} s)")
+    log(f"  {len(geo)} Layer  ({time.perf_counter() - start:.1f} s)")
 
     log("Erzeuge Bevölkerung, Melderegister und Tabellen ...")
-    tables = population.build(geo, np.random.default_rng(pop_ss))
+    tables = population.build(geo, np.random.default_rng(pop_ss))  # bemisst auch Kitas und Grundschulen
+    write_geopackage(geo, out_dir / GPKG_NAME)
+    log(f"  {GPKG_NAME}: {len(geo)} Layer")
     for name, frame in tables.items():
         path = write_table(frame, out_dir, name)
         log(f"  {path.name}: {len(frame):,} Zeilen".replace(",", "."))

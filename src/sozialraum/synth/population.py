@@ -7,13 +7,13 @@ aggregates of the register.
 
 import numpy as np
 import pandas as pd
-from sozialraum.synth import district_types, register, series
+from sozialraum.synth import district_types, register, series, supply
 
 EINWOHNER_ZIEL = 268_000  # Gelsenkirchen 267,930 (31.12.2024)
 GU_BELEGUNG = 0.85  # occupancy of the Gemeinschaftsunterkunft in 2024
 
 
-DENSITY = {"innenstadt": 1.3, "hochschulviertel": 1.2, "grosswohnsiedlung": 1.8, "familienquartier": 0.9,
+DENSITY = {"innenstadt": 1.3, "hochschulviertel": 1.2, "grosswohnsiedlung": 1.5, "familienquartier": 0.9,
            "einfamilienhausgebiet": 0.75}  # relative population per area; other types 1
 
 
@@ -52,7 +52,11 @@ def district_design(geo, rng, gu_bezirk):
 
 
 def build(geo, rng):
-    """Register 2024 and district tables 2015-2024 as a dict name -> DataFrame."""
+    """Register 2024 and district tables 2015-2024 as a dict name -> DataFrame.
+
+    Sizes the Kitas and Grundschulen to the population: ``geo["einrichtungen"]`` is replaced by the layer with
+    the capacities of `supply.size_facilities`.
+    """
     ein = geo["einrichtungen"]
     gu = ein.loc[ein["art"] == "Gemeinschaftsunterkunft"].iloc[0]
     design = district_design(geo, rng, str(gu["bezirk_id"]))
@@ -61,5 +65,6 @@ def build(geo, rng):
     gu_persons = int(np.clip(gu_persons, 300, 400))
     gu_start = int(gu["eroeffnung_jahr"]) if pd.notna(gu.get("eroeffnung_jahr")) else 2015
     reg = register.build_register(design, rng, str(gu["bezirk_id"]), gu_persons)
+    geo["einrichtungen"] = ein = supply.size_facilities(geo, design, reg, rng)
     tables = series.build_tables(reg, design, ein, gu_start, rng)
     return {"melderegister": reg, **tables}
