@@ -55,14 +55,15 @@ EXERCISE = "exercises/03_karten/03_karten.ipynb"
 LEARNER_MAP = """\
 import folium
 
-web = senioren[["bezirk_id", "name", "grusi_quote", "geometry"]].copy()
+web = senioren[["bezirk_id", "name", "grusi_quote", "geometry"]].copy()  # nur Quoten, keine kleinen Anzahlen
 web["geometry"] = web.simplify(20)
 web = web.to_crs("EPSG:4326")
+web["quote_text"] = web["grusi_quote"].map(lambda quote: f"{quote:.1f} %".replace(".", ","))
 meine_karte = folium.Map(tiles=None)
 folium.GeoJson(
     web, name="Grundsicherung im Alter",
     style_function=lambda feature: {"fillColor": "#fd8d3c", "color": "white", "weight": 0.5, "fillOpacity": 0.7},
-    tooltip=folium.GeoJsonTooltip(["name", "grusi_quote"], aliases=["Bezirk", "Quote in %"]),
+    tooltip=folium.GeoJsonTooltip(["name", "quote_text"], aliases=["Bezirk", "Grundsicherung im Alter"]),
 ).add_to(meine_karte)
 folium.LayerControl().add_to(meine_karte)
 west, sued, ost, nord = web.total_bounds
@@ -129,7 +130,7 @@ def lab(tmp_path_factory):
         path.write_text(json.dumps(values))
 
     port, token = free_port(), secrets.token_hex(16)
-    log = course / "jupyterlab.log"
+    log = settings / "jupyterlab.log"  # nicht im Kursordner, sonst stünde es im Dateibrowser
     env = {name: value for name, value in os.environ.items() if name != "SOZIALRAUM_DATEN"}  # wie bei Teilnehmenden
     with log.open("w") as log_file:
         server = subprocess.Popen(
