@@ -7,7 +7,7 @@ aggregates of the register.
 
 import numpy as np
 import pandas as pd
-from sozialraum.synth import district_types, register, series, supply
+from sozialraum.synth import district_types, programme, register, schools, series, seu, supply
 
 EINWOHNER_ZIEL = 268_000  # Gelsenkirchen 267,930 (31.12.2024)
 GU_BELEGUNG = 0.85  # occupancy of the Gemeinschaftsunterkunft in 2024
@@ -52,7 +52,8 @@ def district_design(geo, rng, gu_bezirk):
 
 
 def build(geo, rng):
-    """Register 2024 and district tables 2015-2024 as a dict name -> DataFrame.
+    """Register 2024, district tables 2015-2024, Grundschulen, Schuleingangsuntersuchung and the programme
+    (dict name -> DataFrame).
 
     Sizes the Kitas and Grundschulen to the population: ``geo["einrichtungen"]`` is replaced by the layer with
     the capacities of `supply.size_facilities`.
@@ -67,4 +68,12 @@ def build(geo, rng):
     reg = register.build_register(design, rng, str(gu["bezirk_id"]), gu_persons)
     geo["einrichtungen"] = ein = supply.size_facilities(geo, design, reg, rng)
     tables = series.build_tables(reg, design, ein, gu_start, rng)
-    return {"melderegister": reg, **tables}
+    foerderung = programme.select(tables, geo["stadtteile"])
+    pieces = supply.pieces(geo)
+    funded = set(foerderung.loc[foerderung["gefoerdert"], "stadtteil_id"])
+    return {
+        "melderegister": reg, **tables,
+        "grundschulen": schools.build(tables, pieces, rng),
+        **seu.build(tables, design, pieces, funded, rng),
+        "foerderprogramm": foerderung,
+    }

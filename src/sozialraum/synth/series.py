@@ -196,12 +196,21 @@ def _ratio(a, b):
     return np.divide(a, b, out=np.zeros(len(a)), where=b > 0)
 
 
-def _year_counts(rng, pops, c24, pop24, i, gu):
-    """Counts of one year before 2024 from the year's population groups and the 2024 rates."""
+CHILD_SGB2 = ["sgb2_unter_3", "sgb2_3_bis_unter_6", "sgb2_6_bis_unter_15"]
+KINDERARMUT_SCHWANKUNG = 0.08  # sd of the yearly Stadtteil factor on child SGB II before 2024 (log scale)
+KINDERARMUT_WELLE = 0.2  # sd of a temporary rise 2017/18 in some Stadtteile (log scale, positive part)
+
+
+def _year_counts(rng, pops, c24, pop24, i, gu, child_shock):
+    """Counts of one year before 2024 from the year's population groups and the 2024 rates.
+
+    ``child_shock``: factor per unit on the child SGB-II rates of this year (a Stadtteil's transient ups and downs:
+    families moving in and out, a closed employer), so a single year's child poverty is a noisy measurement.
+    """
     trend_gu = {k: np.where(gu, GU_TREND[k][i], 1.0) for k in GU_TREND}
     out = {}
     for name, (_, _, _, denom, trend) in RATES.items():
-        factor = TREND[trend][i] * trend_gu.get(trend, 1.0)
+        factor = TREND[trend][i] * trend_gu.get(trend, 1.0) * (child_shock if name in CHILD_SGB2 else 1.0)
         out[name] = _binom(rng, pops[denom], _ratio(c24[name], pop24[denom]) * factor)
     nd = out["nichtdeutsch_unter_18"] + out["nichtdeutsch_18_bis_unter_65"] + out["nichtdeutsch_65_plus"]
     out["asylblg"] = np.minimum(out["asylblg"], nd)  # asylum seekers are foreign nationals
@@ -305,12 +314,19 @@ def build_tables(reg, design, ein, gu_start, rng):
     gu_stocks = _gu_stocks(p24[n], gu_start, rng)
     gu_flows = _gu_flows(gu_stocks, gu_start)
     places = _kita_places(ein, design.index)
+    teil = pd.Series(design.index.str[:4]).to_numpy()
+    teil = np.append(teil, teil[host])  # the GU shares its Stadtteil's ups and downs
+    codes = np.unique(teil, return_inverse=True)[1]
+    log_shock = rng.normal(0, KINDERARMUT_SCHWANKUNG, (codes.max() + 1, len(JAHRE)))
+    # 2017/18: recognised refugee families move from the AsylbLG into SGB II, in some Stadtteile for a while
+    log_shock[:, [Y[2017], Y[2018]]] += np.clip(rng.normal(0, KINDERARMUT_WELLE, codes.max() + 1), 0, None)[:, None]
+    shocks = np.exp(log_shock)[codes]
 
     age_frames, rows = [], []
     for j in JAHRE:
         p = np.concatenate([stocks[j], gu_stocks[j][None]])
         pops = _groups(p)
-        counts = c24 if j == 2024 else _year_counts(rng, pops, c24, pop24, Y[j], gu)
+        counts = c24 if j == 2024 else _year_counts(rng, pops, c24, pop24, Y[j], gu, shocks[:, Y[j]])
         cols = {**{f"pop_{k}": v for k, v in pops.items()}, **counts, **_flow_rows(flows[j], gu_flows[j], n)}
         cols = {k: _merge_gu(v, host) for k, v in cols.items()}
         p = _merge_gu(p, host)
