@@ -27,6 +27,8 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from sozialraum import webmaps
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -315,6 +317,37 @@ def test_without_the_kit_folium_maps_stay_blank_offline(page, requests, tmp_path
     assert page.locator(".leaflet-container").count() == 0
     with pytest.raises(AssertionError, match="Anfragen ins Internet"):
         assert_stayed_local(requests, saved.as_uri())
+
+
+EXTRAS_MAP = """\
+import folium
+import sozialraum
+
+karte = folium.Map(location=[51.5, 7.2], zoom_start=11)  # folium-Voreinstellung: Kacheln von OpenStreetMap
+for number in range(6):
+    west = 7.1 + number * 0.03
+    folium.GeoJson(
+        {"type": "Polygon", "coordinates": [[[west, 51.45], [west + 0.025, 51.45], [west, 51.5], [west, 51.45]]]},
+        tooltip=f"Bezirk {number}",
+    ).add_to(karte)
+folium.Marker([51.52, 7.15], popup="Familienzentrum").add_to(karte)
+folium.Marker([51.52, 7.25], icon=folium.Icon(color="green")).add_to(karte)
+karte.save(PATH)
+"""
+
+
+def test_online_extras_degrade_gracefully_offline(page, requests, tmp_path):
+    """Kacheln und folium.Icon kommen aus dem Internet: gesperrt zeigt die Karte einen Hinweis und Standard-Pins."""
+    saved = tmp_path / "mit_kacheln.html"
+    subprocess.run([sys.executable, "-c", EXTRAS_MAP.replace("PATH", repr(str(saved)))], check=True)
+    page.goto(saved.as_uri())
+    assert_leaflet_map(page.main_frame)
+    expect(page.locator(".sozialraum-kachel-hinweis")).to_contain_text("Hintergrundkarte nicht erreichbar")
+    pins = page.locator("img.leaflet-marker-icon")
+    expect(pins).to_have_count(2)
+    assert all(src.startswith("data:image/png") for src in [pins.nth(i).get_attribute("src") for i in range(2)])
+    online = ("https://tile.openstreetmap.org/", *sorted(webmaps.AWESOME_MARKERS))
+    assert_stayed_local(requests, saved.as_uri(), *online)  # nur, was diese Karte ausdrücklich aus dem Netz will
 
 
 def test_map_in_an_exercise_works_offline(page, lab, requests):

@@ -21,8 +21,9 @@ False
 Technisch: Beim ersten Import von ``branca.element`` (folium tut das) ersetzt :func:`inline_assets` in der
 fertigen HTML-Seite jeden Verweis auf eine mitgelieferte Bibliothek durch deren Inhalt. Bootstrap lädt folium mit,
 braucht es für Karten aber nicht; es entfällt. Die Bibliotheken für ``folium.Icon`` (Awesome Markers mit
-Schriftsymbolen) liefert das Kit nicht mit: Nur Karten mit ``folium.Icon`` laden sie weiter aus dem Internet.
-Ohne Netz nehmen Sie ``folium.Marker`` ohne ``icon`` oder ``folium.CircleMarker``.
+Schriftsymbolen) liefert das Kit nicht mit: Nur Karten mit ``folium.Icon`` laden sie weiter aus dem Internet; ohne
+Netz zeigen sie an deren Stelle die Standard-Markierung. Für Karten ohne Netz: ``folium.CircleMarker`` oder
+``folium.Marker`` ohne ``icon``.
 """
 from __future__ import annotations
 

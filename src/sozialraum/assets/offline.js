@@ -2,10 +2,16 @@
  * 1. Die Standard-Markierung (folium.Marker ohne Icon) kommt als Bild aus der Seite selbst, nicht aus einem Ordner.
  * 2. Ist eine Hintergrundkarte (folium.TileLayer) nicht erreichbar, erscheint einmal je Karte ein kurzer Hinweis;
  *    alle übrigen Ebenen funktionieren weiter.
+ * 3. folium.Icon braucht Leaflet.awesome-markers aus dem Internet. Ist es gesperrt, zeichnet die Karte an seiner
+ *    Stelle die Standard-Markierung; lädt es, ersetzt es diesen Platzhalter (es steht in der Seite weiter unten).
  */
 (function () {
   L.Icon.Default.imagePath = "";
   L.Icon.Default.mergeOptions(SOZIALRAUM_MARKER_BILDER);
+  L.AwesomeMarkers = {
+    Icon: L.Icon.Default,
+    icon: function (options) { return new L.Icon.Default(options); }
+  };
   L.TileLayer.addInitHook(function () {
     this.on("tileerror", function () {
       var map = this._map;
