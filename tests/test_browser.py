@@ -23,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -151,21 +152,18 @@ def lab(tmp_path_factory):
         wait_until_ready(f"{base}/api/status?token={token}", server, log)
         yield base, token, course
     finally:
-        stop(server, f"{base}/api/status?token={token}")
+        stop(server)
 
 
-def stop(server: subprocess.Popen, status_url: str, seconds: float = 30) -> None:
-    """Beendet kurs.py und das von ihm gestartete JupyterLab (es fährt dabei seine Kernel herunter)."""
-    os.killpg(server.pid, signal.SIGTERM)  # die ganze Prozessgruppe: kurs.py und JupyterLab
-    server.wait(timeout=seconds)
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(status_url, timeout=2).close()
-        except (urllib.error.URLError, ConnectionError):
-            return  # JupyterLab hört nicht mehr
-        time.sleep(0.5)
-    os.killpg(server.pid, signal.SIGKILL)
+def stop(server: subprocess.Popen, seconds: float = 30) -> None:
+    """Beendet JupyterLab (es fährt dabei seine Kernel herunter); kurs.py wartet darauf und endet dann selbst."""
+    for child in psutil.Process(server.pid).children():
+        child.terminate()
+    try:
+        server.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)  # die Prozessgruppe von kurs.py (start_new_session)
+        server.wait()
 
 
 @pytest.fixture(scope="module")
