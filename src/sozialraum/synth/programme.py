@@ -15,7 +15,7 @@ N_QUARTIERE = 7
 AUSWAHLJAHR = 2018
 START = 2019  # funding starts
 WIRKUNG_AB = 2020  # first SEU year with an effect
-EFFECT = -0.06  # on the probability of Sprachförderbedarf (6 percentage points fewer)
+EFFECT = -0.08  # on the probability of Sprachförderbedarf (8 percentage points fewer)
 
 
 def kinderarmut_stadtteile(tables):

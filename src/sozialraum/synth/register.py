@@ -88,17 +88,26 @@ def _ages_profile(rng, n, profile, student_share=0.0):
 def _young_adults(rng, n):
     """Ages 18-39 with a hump around 25 (students, trainees, young professionals)."""
     a = np.arange(18, 40)
-    return 18 + _draw_from_weights(rng, np.exp(-0.5 * ((a - 25) / 4.5) ** 2), n)
+    ramp = np.clip((a - 17) / 3, 0, 1)  # moving out from home takes a few years
+    return 18 + _draw_from_weights(rng, ramp * np.exp(-0.5 * ((a - 24) / 5.0) ** 2), n)
+
+
+MAX_CHILD_AGE = 24
+STILL_AT_HOME = np.array([0.9, 0.8, 0.68, 0.55, 0.42, 0.28, 0.14])  # share of children aged 18-24 kept
 
 
 def _children(rng, mother_age, n_kids):
-    """Matrix (n, 4) of child ages (-1 = no child) consistent with the mother's age; children up to 21 still
-    living with their parents are included."""
+    """Matrix (n, 4) of child ages (-1 = no child) consistent with the mother's age; children still
+    living with their parents (up to 24) are included, fewer with every year over 17 (the others have moved out)."""
     n = len(mother_age)
-    lo = np.clip(mother_age - 44, 0, 21)
-    hi = np.clip(mother_age - 19, 0, 21)
+    lo = np.clip(mother_age - 44, 0, MAX_CHILD_AGE)
+    hi = np.clip(mother_age - 19, 0, MAX_CHILD_AGE)
     hi = np.maximum(hi, lo)
     ages = lo[:, None] + np.floor(rng.random((n, 4)) * (hi - lo + 1)[:, None]).astype(int)
+    young_hi = np.minimum(hi, 17)[:, None]
+    moved_out = (ages >= 18) & (rng.random((n, 4)) > STILL_AT_HOME[np.clip(ages - 18, 0, MAX_CHILD_AGE - 18)]) & (lo[:, None] <= 17)
+    redrawn = lo[:, None] + np.floor(rng.random((n, 4)) * (young_hi - lo[:, None] + 1)).astype(int)
+    ages = np.where(moved_out, redrawn, ages)
     ages[np.arange(4)[None, :] >= n_kids[:, None]] = -1
     return ages
 
@@ -179,7 +188,8 @@ def _households(rng, design):
     family = m & ~flatshare
     k = family.sum()
     ages[family, 0] = np.clip(np.round(rng.normal(68, 10, k)).astype(int), 50, 95)
-    ages[family, 1] = np.clip(ages[family, 0] - np.round(rng.normal(30, 4, k)).astype(int), 25, 65)
+    child = ages[family, 0] - np.round(rng.normal(30, 4, k)).astype(int)
+    ages[family, 1] = np.clip(np.where(child < 25, 50 - child, child), 25, 65)  # reflected at 25, no pile-up
     male[family, 0] = rng.random(k) < 0.35
     male[family, 1] = rng.random(k) < 0.6
     return d, htype, ages, male

@@ -19,14 +19,14 @@ JAHRE = np.arange(2015, 2025)
 UNTERSUCHT = np.array([0.97, 0.97, 0.97, 0.97, 0.97, 0.78, 0.86, 0.96, 0.97, 0.97])  # share of 6-year-olds examined
 # probability = base (district) + trend (year) + Corona (year), per finding
 BEFUNDE = {
-    "sprachfoerderbedarf": {"base": (0.24, 0.075, 0.05), "range": (0.04, 0.75),
+    "sprachfoerderbedarf": {"base": (0.24, 0.09, 0.05), "range": (0.04, 0.75),
                             "trend": 0.011, "corona": {2020: 0.03, 2021: 0.05, 2022: 0.02}},
     "uebergewicht": {"base": (0.115, 0.03, 0.01), "range": (0.03, 0.3),
                      "trend": 0.002, "corona": {2021: 0.02, 2022: 0.015}},
     "kita_unter_2_jahre": {"base": (0.13, 0.055, 0.05), "range": (0.01, 0.6),
                            "trend": -0.004, "corona": {2021: 0.03}},
 }
-SCHWANKUNG = 0.012  # sd of a Stadtteil's yearly deviation (staff, test situation), probability scale
+SCHWANKUNG = 0.008  # sd of a Stadtteil's yearly deviation (staff, test situation), probability scale
 
 
 def _probabilities(design, funded, rng):
@@ -54,20 +54,25 @@ def build(tables, design, pieces, funded, rng):
     six = a[a["alter"] == 6].groupby(["bezirk_id", "jahr"])["einwohner"].sum().unstack("jahr")
     six = six.reindex(index=design.index, columns=JAHRE).to_numpy()
     p = _probabilities(design, funded, rng)
-    pos = pd.Series(np.arange(len(design)), index=design.index)
-    rows = []
-    for d, part in pieces.groupby("bezirk_id", sort=True):
-        i = pos[d]
-        share = part["anteil"].to_numpy()
-        for y, j in enumerate(JAHRE):
-            n = rng.binomial(six[i, y], UNTERSUCHT[y])
-            per_piece = rng.multinomial(n, share / share.sum())
-            counts = {name: rng.binomial(per_piece, p[f, i, y]) for f, name in enumerate(BEFUNDE)}
-            rows.append(pd.DataFrame({"bezirk_id": d, "grundschulbezirk_id": part["grundschulbezirk_id"].to_numpy(),
-                                      "jahr": j, "untersuchte_kinder": per_piece, **counts}))
-    cells = pd.concat(rows, ignore_index=True)
-    cols = ["untersuchte_kinder", *BEFUNDE]
-    by_school = cells.groupby(["grundschulbezirk_id", "jahr"], as_index=False)[cols].sum()
-    cells["stadtteil_id"] = cells["bezirk_id"].str[:4]
-    by_teil = cells.groupby(["stadtteil_id", "jahr"], as_index=False)[cols].sum()
-    return {"schuleingangsuntersuchung": by_school, "schuleingangsuntersuchung_stadtteile": by_teil}
+    # pieces as (district, slot): shares padded with zeros, so one multinomial draw serves all districts and years
+    d = pd.Series(np.arange(len(design)), index=design.index).loc[pieces["bezirk_id"]].to_numpy()
+    slot = pieces.groupby("bezirk_id").cumcount().to_numpy()
+    share = np.zeros((len(design), slot.max() + 1))
+    share[d, slot] = pieces["anteil"].to_numpy()
+    share /= share.sum(1, keepdims=True)
+    examined = rng.binomial(six, UNTERSUCHT[None, :])  # (district, year)
+    per_piece = rng.multinomial(examined.T, share)  # (year, district, slot)
+    cells = {"untersuchte_kinder": per_piece[:, d, slot]}  # (year, piece)
+    for f, name in enumerate(BEFUNDE):
+        cells[name] = rng.binomial(per_piece, p[f].T[:, :, None])[:, d, slot]
+    long = pd.DataFrame({
+        "grundschulbezirk_id": np.tile(pieces["grundschulbezirk_id"].to_numpy(), len(JAHRE)),
+        "stadtteil_id": np.tile(pieces["bezirk_id"].str[:4].to_numpy(), len(JAHRE)),
+        "jahr": np.repeat(JAHRE, len(pieces)),
+        **{k: v.ravel() for k, v in cells.items()},
+    })
+    cols = list(cells)
+    return {
+        "schuleingangsuntersuchung": long.groupby(["grundschulbezirk_id", "jahr"], as_index=False)[cols].sum(),
+        "schuleingangsuntersuchung_stadtteile": long.groupby(["stadtteil_id", "jahr"], as_index=False)[cols].sum(),
+    }

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 U3_VERSORGUNG = 0.34  # U3 places / children under 3, city (NRW 2018/19 38.1 %, Dortmund 31.5 %)
+U3_SPANNE = (0.18, 0.48)  # Stadtteile: no Ruhr Stadtteil reaches the 50 % of the best-supplied cities
 UE3_VERSORGUNG = 0.98  # places 3 to school entry / children 3-<6
 PLAETZE_JE_ZUG = 100  # 4 Jahrgänge × 25
 ZUEGE = (1, 6)  # large schools run a Teilstandort
@@ -59,6 +60,7 @@ def size_facilities(geo, design, reg, rng):
     kita = ein["art"] == "Kita"
     kita_teil = ein.loc[kita, "bezirk_id"].str[:4]
     q_u3 = U3_VERSORGUNG * np.exp(-0.13 * (armut_teil - armut_teil.mean()) + rng.normal(0, 0.1, len(armut_teil)))
+    q_u3 = q_u3.clip(*U3_SPANNE)
     q_ue3 = UE3_VERSORGUNG * np.exp(-0.04 * (armut_teil - armut_teil.mean()) + rng.normal(0, 0.05, len(armut_teil)))
     for t, idx in kita_teil.groupby(kita_teil).groups.items():
         n = len(idx)
