@@ -1,8 +1,9 @@
 """Das Programm „Zusammen im Quartier“ in datasets/: Auswahl auf einem verrauschten Gipfel der Kinderarmut,
 parallele Vortrends, bekannte Wirkung, die eine Differenz der Differenzen im Rahmen des Rauschens wiederfindet."""
 
+from pathlib import Path
+
 import numpy as np
-import pandas as pd
 import pytest
 
 from sozialraum import data
@@ -83,3 +84,11 @@ def test_no_effect_on_the_other_findings(treated):
     s = data.load("schuleingangsuntersuchung_stadtteile").set_index(["stadtteil_id", "jahr"])
     rate = (s["uebergewicht"] / s["untersuchte_kinder"]).unstack("jahr")
     assert abs(did(rate, treated, [2015, 2016, 2017, 2018], [2020, 2021, 2022, 2023, 2024])) < 0.03
+
+
+def test_datenkatalog_names_the_funded_stadtteile_and_the_effect(treated):
+    text = (Path(__file__).resolve().parent.parent / "datasets" / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### Das Programm „Zusammen im Quartier“: die wahre Wirkung"):]
+    listed = sorted(set(section.split("\n\n")[1].replace("`", " ").split()) & set(treated.index))
+    assert listed == sorted(treated[treated].index)
+    assert f"um **{abs(round(100 * programme.EFFECT))} Prozentpunkte**" in section
