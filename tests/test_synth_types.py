@@ -124,3 +124,16 @@ def test_datenkatalog_lists_every_district_type(typ):
         line = next(row for row in section.splitlines() if row.startswith(f"| {label} |") and "`0" in row)
         listed = line.split("|")[3].replace("`", "").strip().split(", ")
         assert sorted(listed) == sorted(typ[typ == name].index), name
+
+
+def test_families_move_to_the_family_areas(typ):
+    """Familienwanderung (Saldo der unter 18- und 30- bis unter 50-Jährigen, auch innerhalb der Stadt) 2020-2024."""
+    m = data.load("bewegungen").query("jahr >= 2020").groupby("bezirk_id").sum()
+    a = data.load("bevoelkerung_alter").query("jahr == 2024")
+    fam = a[(a["alter"] < 18) | a["alter"].between(30, 49)].groupby("bezirk_id")["einwohner"].sum()
+    net = sum(sign * m[f"{col}_{group}"] for col, sign in
+              [("zuzuege", 1), ("fortzuege", -1), ("umzuege_zu", 1), ("umzuege_fort", -1)]
+              for group in ["unter_18", "30_bis_unter_50"])
+    rate = (net / 5 / fam * 1000).groupby(typ).median()
+    assert rate["familienquartier"] > 5
+    assert rate["familienquartier"] > max(rate["innenstadt"], rate["einfamilienhausgebiet"], rate["hochschulviertel"])
