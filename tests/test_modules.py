@@ -118,12 +118,26 @@ def test_notebook_is_stored_without_outputs(path):
     )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
-def test_notebook_runs_top_to_bottom_in_a_fresh_kernel(path, tmp_path, monkeypatch):
+FIGURES = {}  # Notebook -> Befunde seiner Abbildungen aus dem einen Lauf
+
+
+def _run_module(path, tmp_path, monkeypatch):
     # In einer Kopie von modules/, damit Dateien, die ein Notebook schreibt (Exporte), nicht im Repository landen.
     workdir = shutil.copytree(MODULES, tmp_path / "modules")
     monkeypatch.setenv("SOZIALRAUM_DATEN", str(ROOT / "datasets"))
-    figures = _execute_and_inspect(path, workdir)
+    FIGURES[path] = _execute_and_inspect(path, workdir)
+    return FIGURES[path]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_notebook_runs_top_to_bottom_in_a_fresh_kernel(path, tmp_path, monkeypatch):
+    _run_module(path, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_module_figures_carry_a_source_line_and_german_numbers(path, tmp_path, monkeypatch):
+    # Befunde aus dem Lauf oben (kein zweites Ausführen); läuft dieser Test allein, wird das Notebook hier ausgeführt.
+    figures = FIGURES[path] if path in FIGURES else _run_module(path, tmp_path, monkeypatch)
     _assert_figures_are_fit_to_publish(path.name, figures)
 
 
