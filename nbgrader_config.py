@@ -6,6 +6,7 @@ Quelle (mit Lösungen und verborgenen Tests): solutions/; Ausgabe für Teilnehme
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades
 
+from sozialraum.course.autograde import kit_preprocessors
 from sozialraum.course.feedback import HideHiddenTests
 
 c = get_config()  # noqa: F821 (von nbgrader bereitgestellt)
@@ -27,6 +28,12 @@ c.Execute.extra_arguments = [
     "__import__('warnings').showwarning = lambda message, category, filename, lineno, file=None, line=None: "
     "print(__import__('warnings').formatwarning(message, category, filename, lineno, line), end='')"
 ]
+
+# Bewerten (auch mit dem Autograde-Knopf des Formgraders oder `nbgrader autograde`): nbgrader's Schritte, nur der
+# Kernel läuft abgeschottet (bubblewrap), Testzellen mit Wächter, bewertete Notebooks ohne aktive Inhalte.
+c.Autograde.sanitize_preprocessors, c.Autograde.autograde_preprocessors = kit_preprocessors()
+# Formgrader und Feedback zeigen HTML aus Abgaben nur bereinigt, JavaScript-Ausgaben gar nicht.
+c.HTMLExporter.sanitize_html = True
 
 # Gelöschte Testzellen werden beim Bewerten aus der Quelle wiederhergestellt (samt verborgenen Tests).
 c.OverwriteCells.add_missing_cells = True

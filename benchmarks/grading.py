@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/grading.py [--aufgabe 00_start] [--anzahl 20] [--parallel 2]
 
 Beide laufen im selben Aufruf auf denselben Dateien, jeweils in einer frischen Kopie des Kurses:
-(1) das Kit: ``sozialraum.course grade`` (Import, abgeschottete Sandboxen parallel, Gradebook, Rückmeldungen,
-Tabellen); (2) ``nbgrader autograde AUFGABE`` ohne Sandbox, nacheinander, wie nbgrader es von sich aus tut.
+(1) das Kit: ``sozialraum.course grade`` (nbgrader's Schritte in einem Prozess je Kern, Kernel in bubblewrap,
+Wächter, Gradebook, Rückmeldungen, Tabellen); (2) ``nbgrader autograde AUFGABE`` mit nbgrader's Standardschritten
+(ohne Sandbox), nacheinander, wie nbgrader es von sich aus tut.
 Die Abgaben: abwechselnd Lösung (volle Punkte), unbearbeitete Übung (0) und Lösung mit einer leeren Antwort.
 Am Ende: Zeiten, Zeit je Abgabe, Verhältnis, und ob beide Wege dieselben Punkte vergeben.
 """
@@ -55,7 +56,17 @@ def synthetic_submissions(assignment: str, count: int, folder: Path) -> dict[str
     return files
 
 
+PLAIN = """
+# Benchmark: nbgrader ohne die Schritte des Kits (kein Sandbox-Kernel, kein Wächter)
+from nbgrader.converters import Autograde as _Autograde
+c.Autograde.sanitize_preprocessors = _Autograde.class_traits()["sanitize_preprocessors"].default()
+c.Autograde.autograde_preprocessors = _Autograde.class_traits()["autograde_preprocessors"].default()
+"""
+
+
 def plain_nbgrader(course: Path, assignment: str, files: dict[str, Path]) -> tuple[float, dict[str, float]]:
+    with open(course / "nbgrader_config.py", "a", encoding="utf-8") as config:
+        config.write(PLAIN)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "SOZIALRAUM_DATEN": str(ROOT / "datasets")}
     subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
@@ -108,6 +119,7 @@ def main() -> int:
     same = all(abs(kit_totals[s] - (plain_totals[s] or 0.0)) < 1e-9 for s in files)
     print(f"gleiche automatische Punkte auf beiden Wegen: {'ja' if same else 'NEIN'}")
     print(outcome.isolation)
+    print(f"Last des Rechners (1 min): {os.getloadavg()[0]:.1f}")
     return 0 if same else 1
 
 

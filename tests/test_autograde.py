@@ -5,7 +5,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_output
 
 import grading_variants as gv
-from sozialraum.course.autograde import TruncateOutputs, autograde_notebooks, isolation
+from sozialraum.course import sandbox
+from sozialraum.course.autograde import TruncateOutputs, autograde_notebooks
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,9 @@ def graded(tmp_path_factory):
         "ausgabe": course / "exercises" / gv.ASSIGNMENT / "mini.ipynb",
         "richtig": inbox / "Richtig_Rita_mini_final.ipynb",  # anderer Dateiname: wird als mini.ipynb bewertet
         "leer": inbox / "leer.ipynb",
+        "data_load": inbox / "mini.ipynb",  # ersetzt sozialraum.data.load (Issue 12, Klasse 6)
     }
+    files["data_load"].write_text(gv.patch_data_load(release), encoding="utf-8")
     files["richtig"].write_text(gv.correct(release), encoding="utf-8")
     files["leer"].write_text("", encoding="utf-8")
     workdir = tmp_path_factory.mktemp("arbeit")
@@ -48,6 +51,13 @@ def test_submission_is_graded_under_the_expected_name(graded):
     assert "summe == 6" in "".join(hidden)  # versteckte Tests wurden wieder eingesetzt und ausgeführt
 
 
+def test_patched_data_load_is_detected_and_costs_the_points(graded):
+    _, results = graded
+    result = results["data_load"]
+    assert "sozialraum.data.load" in result.tampered
+    assert result.scores == {"a1_test": 0.0, "a2_test": 0.0}
+
+
 def test_empty_file_is_invalid_without_running(graded):
     _, results = graded
     result = results["leer"]
@@ -70,6 +80,11 @@ def test_truncate_outputs_limits_characters():
     assert "gekürzt" in cell.outputs[0].text
 
 
+def test_sandbox_is_active_here():
+    """Hier (und in CI) ist bubblewrap installiert: ohne Sandbox würden die feindlichen Tests den Kurs treffen."""
+    assert sandbox.available(), sandbox.describe()
+
+
 def test_isolation_is_described_in_german():
-    text = isolation().describe()
+    text = sandbox.describe()
     assert text.startswith("Abschottung")

@@ -1,72 +1,49 @@
-"""Bewertungsmaschine: nbgrader-Autograde für einzelne Notebooks, jedes in einer eigenen Sandbox.
+"""Bewertung mit nbgrader's eigenen Schritten; nur der Kernel läuft abgeschottet (``sozialraum.course.sandbox``).
 
-Jedes Notebook wird mit nbgrader's echtem ``autograde`` bewertet (Testzellen aus der Quelle wiederhergestellt,
-versteckte Tests eingeschlossen), und zwar in einem eigenen temporären Mini-Kurs außerhalb des Kurses
-(Konfiguration + Quelle der Aufgabe + genau eine Abgabe), in einem eigenen Prozess mit Grenzen:
+Der Ablauf ist nbgrader's ``Autograde`` im Elternprozess gegen das Gradebook des Kurses: ``OverwriteCells``
+stellt die Testzellen aus der Quelle wieder her, ``SaveAutoGrades`` und ``AssignLatePenalties`` schreiben die
+Punkte. Ausgetauscht ist nur ``Execute``: ``SandboxedExecute`` startet den Kernel in einer bubblewrap-Sandbox
+(ohne Notebook-Datei, Kurs, Lösungen, Gradebook; Verbindung über Unix-Sockets im Arbeitsordner der Sandbox)
+und schickt ihm die Zellen; Ausgaben kommen zurück, Quelltexte und Metadaten bleiben beim Elternprozess. Jede
+Testzelle läuft mit dem Wächter (``guard``) davor und danach und ohne Eintrag in der Eingabehistorie.
+``kit_preprocessors`` fügt die Schritte des Kits in nbgrader's Standardlisten ein (``nbgrader_config.py``
+nutzt sie, damit auch der Autograde-Knopf des Formgraders abgeschottet bewertet).
 
-- Zeit: ``Execute.timeout`` je Zelle, dazu eine Gesamtzeit je Notebook (danach wird die Prozessgruppe beendet);
-- Speicher (``RLIMIT_AS``), Dateigröße (``RLIMIT_FSIZE``), Prozesszahl (``RLIMIT_NPROC``);
-- wo das System es erlaubt (root, oder Benutzer-Namensräume): eigene Namensräume für Netz (nur loopback),
-  Prozesse, IPC und Mounts; darin ist alles außer der Sandbox schreibgeschützt, Kurs-Gradebook, Abgaben und
-  andere Sandboxen sind verdeckt, und alle Capabilities sind abgegeben. Siehe ``isolation()``.
-
-Die Vorlage (``nbgrader generate_assignment`` in einem Mini-Kurs) wird je Aufruf einmal erzeugt und für alle
-Sandboxen kopiert.
+``run_autograde`` bewertet viele Abgaben parallel: ein Prozess je Kern (mit fork, nbgrader schon geladen), je
+Abgabe ein Kernel in seiner eigenen Sandbox. ``autograde_notebooks`` macht dasselbe in einem Wegwerf-Kurs (für
+``check`` und Tests).
 """
 from __future__ import annotations
 
-import atexit
 import json
+import multiprocessing
 import os
-import resource
 import shutil
-import shlex
 import signal
-import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool
+from nbformat import NotebookNode
+from nbgrader import utils
+from nbgrader.preprocessors import DeduplicateIds, Execute, LimitOutput, NbGraderPreprocessor, SaveAutoGrades
+from traitlets import Bool, Integer, Unicode
 
-STUDENT = "abgabe"  # Kennung der einen Abgabe in jeder Sandbox (der Schlüssel des Aufrufers bleibt draußen)
+from sozialraum.course import guard, sandbox
+
 MAX_STREAM_CHARS = 20_000  # Textausgabe je Ausgabe im bewerteten Notebook
-MAX_DATA_CHARS = 2_000_000  # sonstige Ausgaben (Bilder, HTML) je Ausgabe
-FILE_SIZE_MB = 200
-EXTRA_PROCESSES = 256  # so viele Prozesse darf eine Sandbox zusätzlich starten
-
-OVERLAY = '''
-
-# ---- von sozialraum.course.autograde für diese Sandbox ergänzt ----
-import os as _os
-from nbconvert.preprocessors import ClearMetadataPreprocessor as _ClearMetadata
-from nbgrader.preprocessors import (AssignLatePenalties as _Late, CheckCellMetadata as _CheckMeta,
-                                    Execute as _Execute, IgnorePattern as _IgnorePattern,
-                                    LimitOutput as _LimitOutput, SaveAutoGrades as _SaveAutoGrades)
-from sozialraum.course.autograde import TruncateOutputs as _TruncateOutputs
-
-c.CourseDirectory.root = _os.getcwd()
-c.CourseDirectory.db_url = "sqlite:///" + _os.path.join(_os.getcwd(), "gradebook.db")
-c.CourseDirectory.source_directory = "solutions"
-c.CourseDirectory.release_directory = "release"
-c.Execute.timeout = {cell_timeout}
-c.Execute.interrupt_on_timeout = True
-c.Execute.execute_retries = 0
-# Warnungen auf stderr kosten keine Punkte: nbgrader wertet sonst jede stderr-Ausgabe einer Testzelle als Fehler.
-# Ein Fehlschlag bleibt ein Fehlschlag, denn der erscheint als Ausgabe vom Typ "error", nicht auf stderr.
-c.IgnorePattern.enabled = True
-c.IgnorePattern.pattern = r"[\\s\\S]"
-# gelöschte Testzellen werden aus der Quelle wieder eingefügt
-c.OverwriteCells.add_missing_cells = True
-c.Autograde.autograde_preprocessors = [_Execute, _IgnorePattern, _ClearMetadata, _LimitOutput, _TruncateOutputs,
-                                       _SaveAutoGrades, _Late, _CheckMeta]
-'''
+MAX_DATA_CHARS = 2_000_000  # sonstige Ausgaben (Bilder) je Ausgabe
+FAILURE_ENAMES = {"timeout": "Zeitüberschreitung", "crash": "Absturz"}
+LAST_RUN: dict[str, str] = {}  # je Prozess: Ergebnis des letzten SandboxedExecute ("failure", "tampered")
 
 
 @dataclass
@@ -78,14 +55,172 @@ class GradeResult:
     scores: dict[str, float]  # grade_id -> erreichte Punkte der automatisch bewerteten Testzellen
     max_scores: dict[str, float]  # grade_id -> Höchstpunkte dieser Zellen
     message: str  # kurze deutsche Erklärung ("" wenn ok)
-    autograded_notebook: Path | None  # bewertetes Notebook in der Sandbox (der Aufrufer kopiert, was er behält)
+    autograded_notebook: Path | None  # bewertetes Notebook (im Wegwerf-Kurs oder in autograded/)
     manual_max_scores: dict[str, float] = field(default_factory=dict)  # grade_id -> Punkte, von Hand zu bewerten
     changed_cells: dict[str, str] = field(default_factory=dict)  # grade_id -> "verändert" | "gelöscht" | "Zelltyp"
+    tampered: str = ""  # was der Wächter an der Testumgebung verändert fand ("" = nichts)
     seconds: float = 0.0
 
     @property
     def total(self) -> float:
         return sum(self.scores.values())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# nbgrader-Schritte des Kits
+
+
+class JailedKernelManager(AsyncKernelManager):
+    """Startet den Kernel in einer Sandbox; Verbindung über Unix-Sockets im Arbeitsordner der Sandbox."""
+
+    jail: sandbox.Jail | None = None
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        return self.jail.command(super().format_kernel_cmd(extra_arguments))
+
+    def write_connection_file(self, **kwargs):
+        super().write_connection_file(**kwargs)
+        self.jail.grant(Path(self.connection_file))
+
+
+def kernel_environment(datasets: Path) -> dict[str, str]:
+    """Umgebung des Kernels: nichts vom Aufrufer, alle Schreibziele in der Sandbox."""
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+        "JUPYTER_RUNTIME_DIR": "/tmp/jupyter", "IPYTHONDIR": "/tmp/ipython", "MPLCONFIGDIR": "/tmp/mpl",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline", "XDG_CACHE_HOME": "/tmp/cache",
+        "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1", "SOZIALRAUM_DATEN": str(datasets),
+    }
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's Execute, aber der Kernel läuft abgeschottet, mit Gesamtzeit und Wächter um jede Testzelle."""
+
+    notebook_timeout = Integer(600, help="Gesamtzeit je Notebook in Sekunden").tag(config=True)
+    memory_mb = Integer(2000, help="Speichergrenze des Kernels in MB").tag(config=True)
+    processes = Integer(256, help="höchstens so viele Prozesse je Sandbox").tag(config=True)
+    datasets = Unicode("", help="Datenordner (lesbar in der Sandbox); Standard: datasets/ des Kurses").tag(
+        config=True)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("kernel_manager_class", JailedKernelManager)
+        super().__init__(*args, **kwargs)
+
+    def _datasets(self) -> Path:
+        if self.datasets:
+            return Path(self.datasets)
+        from nbgrader.coursedir import CourseDirectory
+
+        return Path(CourseDirectory(config=self.config).root) / "datasets"
+
+    def preprocess(self, nb, resources=None, km=None):
+        from nbclient.client import NotebookClient
+
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        LAST_RUN.clear()
+        home = Path(tempfile.mkdtemp(prefix="kernel-", dir=os.environ.get("SOZIALRAUM_SANDBOXEN")))
+        limits = sandbox.Limits(cell_timeout=self.timeout or 0, notebook_timeout=self.notebook_timeout,
+                                memory_mb=self.memory_mb, processes=self.processes)
+        datasets = self._datasets()
+        self._jail = sandbox.Jail(home, readable=[Path(sys.prefix), Path(sys.base_prefix), sandbox.package_dir(),
+                                                  datasets], env=kernel_environment(datasets), limits=limits)
+        self._prologue = guard.prologue(guard.imported_modules([c.source for c in nb.cells
+                                                                 if c.cell_type == "code"]))
+        timer = threading.Timer(self.notebook_timeout, self._kill, args=("timeout",))
+        timer.daemon = True
+        failure = ""
+        try:
+            with self.setup_kernel():
+                timer.start()
+                info = self.wait_for_reply(self.kc.kernel_info())
+                self.nb.metadata["language_info"] = info["content"]["language_info"]
+                for index, cell in enumerate(self.nb.cells):
+                    if failure:
+                        self._mark_failed(cell, failure)
+                        continue
+                    try:
+                        self.preprocess_cell(cell, resources, index)
+                    except (CellTimeoutError, TimeoutError):  # Kernel antwortet nicht mehr
+                        self._kill("timeout")
+                        failure = "timeout"
+                        self._mark_failed(cell, failure)
+                    except (DeadKernelError, RuntimeError):
+                        failure = LAST_RUN.get("failure") or "crash"
+                        self._mark_failed(cell, failure)
+        finally:
+            timer.cancel()
+            shutil.rmtree(home, ignore_errors=True)
+        if failure:
+            LAST_RUN["failure"] = failure
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+    def _kill(self, reason: str) -> None:
+        LAST_RUN["failure"] = reason
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if process is not None:
+            try:
+                os.kill(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    @staticmethod
+    def _mark_failed(cell: NotebookNode, failure: str) -> None:
+        if cell.cell_type != "code":
+            return
+        text = {"timeout": "Das Notebook lief zu lange und wurde abgebrochen.",
+                "crash": "Der Python-Kernel wurde beendet (Absturz)."}[failure]
+        cell.outputs = [NotebookNode(output_type="error", ename=FAILURE_ENAMES[failure], evalue=text,
+                                     traceback=[f"{FAILURE_ENAMES[failure]}: {text}"])]
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        km.jail = self._jail
+        km.transport = "ipc"
+        km.ip = str(self._jail.workdir / "k")
+        km.connection_file = str(self._jail.workdir / "verbindung.json")
+        km.kernel_spec.interrupt_mode = "message"  # Signale erreichen den Kernel in seiner Sitzung nicht
+        return km
+
+    async def async_start_new_kernel(self, **kwargs):
+        import subprocess
+
+        kwargs.update(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # Startmeldungen des Kernels
+        await super().async_start_new_kernel(**kwargs)
+
+    start_new_kernel = run_sync(async_start_new_kernel)
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        msg_id = kc.execute(self._prologue, silent=False, store_history=False)
+        reply = await self.async_wait_for_reply(msg_id)
+        if not reply or reply["content"]["status"] != "ok":
+            raise RuntimeError("Die Prüfung der Testumgebung ließ sich im Kernel nicht einrichten.")
+        self._jail.seal()
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    def preprocess_cell(self, cell, resources, index):
+        if not (cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)):
+            return super().preprocess_cell(cell, resources, index)
+        original = cell.source
+        cell.source, word = guard.wrap(original)
+        try:
+            cell = self.execute_cell(cell, index, store_history=False)  # nicht in In[]/_ih: verborgene Tests
+        finally:
+            cell.source = original
+        outputs, problem = guard.verdict(cell.outputs, word)
+        cell.outputs = [NotebookNode(o) for o in outputs]
+        if problem:
+            LAST_RUN["tampered"] = (LAST_RUN.get("tampered", "") + " " + problem).strip()
+            cell.outputs.append(NotebookNode(output_type="error", ename=guard.ENAME, evalue=problem,
+                                             traceback=[f"{guard.ENAME}: {problem}"]))
+        return cell, self.resources
 
 
 class TruncateOutputs(Preprocessor):
@@ -105,60 +240,220 @@ class TruncateOutputs(Preprocessor):
         return cell, resources
 
 
-@dataclass(frozen=True)
-class Isolation:
-    """Was dieses System an Abschottung hergibt."""
+class DropCopiedTestCells(NbGraderPreprocessor):
+    """Kopien gesperrter Testzellen (JupyterLab kopiert die Metadaten mit) entfallen; die letzte bleibt."""
 
-    namespaces: bool  # eigene Namensräume: kein Netz, eigene Prozesse, Dateisystem nur lesbar, Fremdes verdeckt
-
-    def describe(self) -> str:
-        if self.namespaces:
-            return ("Abschottung: kein Netz, eigene Prozessliste, Dateisystem schreibgeschützt außer der Sandbox, "
-                    "Gradebook und fremde Abgaben verdeckt.")
-        return ("Abschottung eingeschränkt: dieses System erlaubt keine Namensräume (unshare). Es gelten nur "
-                "Zeit- und Speichergrenzen; eine Abgabe könnte Dateien über absolute Pfade lesen. "
-                "Tipp: als root oder in einem Container bewerten (siehe Trainerhandbuch).")
-
-
-@lru_cache(maxsize=1)
-def isolation() -> Isolation:
-    """Prüft einmal, ob sich eine Sandbox in eigenen Namensräumen starten lässt."""
-    needed = ["unshare", "setpriv", "mount"]
-    if not all(shutil.which(tool) for tool in needed):
-        return Isolation(namespaces=False)
-    probe = Path(tempfile.mkdtemp(prefix="sozialraum-probe-"))
-    try:
-        writes = "touch ./ok && ! touch /tmp/.sozialraum-probe 2>/dev/null"  # Sandbox ja, Rest nein
-        cmd = _namespace_prefix(probe, [], []) + ["sh", "-c", writes]
-        ok = subprocess.run(cmd, cwd=probe, capture_output=True, timeout=30).returncode == 0
-        return Isolation(namespaces=ok and (probe / "ok").exists())
-    except (OSError, subprocess.SubprocessError):
-        return Isolation(namespaces=False)
-    finally:
-        shutil.rmtree(probe, ignore_errors=True)
+    def preprocess(self, nb, resources):
+        seen, kept = set(), []
+        for cell in reversed(nb.cells):
+            test = utils.is_grade(cell) and not utils.is_solution(cell) and cell.cell_type == "code"
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if test and grade_id in seen:
+                continue
+            seen.add(grade_id)
+            kept.append(cell)
+        nb.cells = kept[::-1]
+        return nb, resources
 
 
-def _namespace_prefix(sandbox: Path, hidden_dirs: list[Path], hidden_files: list[Path]) -> list[str]:
-    """Befehlsanfang, der das Folgende in eigenen Namensräumen startet.
+def clean_html(text: str) -> str:
+    """HTML ohne aktive Inhalte: erlaubte Tags bleiben (wie nbconvert), alle anderen werden entfernt."""
+    import bleach
 
-    Netz (nur loopback), Prozesse (eigenes /proc), IPC und Mounts sind eigen. Darin: versteckte Ordner werden
-    von einem leeren tmpfs ohne Rechte verdeckt, versteckte Dateien von /dev/null, alle Dateisysteme außer der
-    Sandbox werden schreibgeschützt, und zuletzt werden alle Capabilities abgegeben (auch root kann danach
-    nichts mehr ummounten oder Dateirechte übergehen).
+    allowed = [*bleach.ALLOWED_TAGS, "div", "pre", "code", "span", "table", "tr", "td", "th", "thead", "tbody",
+               "p", "br", "h1", "h2", "h3", "h4", "img"]
+    attributes = {**bleach.ALLOWED_ATTRIBUTES, "img": ["src", "alt", "width", "height"], "*": ["class"]}
+    return bleach.clean(text, tags=allowed, attributes=attributes, protocols=["http", "https", "data"], strip=True)
+
+
+class SanitizeNotebook(NbGraderPreprocessor):
+    """Nichts im bewerteten Notebook kann im Formgrader oder Feedback Skripte ausführen.
+
+    Markdown- und Rohzellen der Abgabe werden von HTML gereinigt (bleach, wie nbconvert), HTML-Ausgaben ebenso;
+    JavaScript, SVG, Widgets und sonstige aktive Ausgaben werden durch ihren Text ersetzt.
     """
-    q = shlex.quote
-    lines = ["set -e", "ip link set lo up 2>/dev/null || true", f"mount --bind {q(str(sandbox))} {q(str(sandbox))}",
-             f"cd {q(str(sandbox))}"]  # das Arbeitsverzeichnis muss auf den neuen Mount zeigen
-    lines += [f"mount -t tmpfs -o size=16k,mode=000 sozialraum-verdeckt {q(str(d))}" for d in hidden_dirs]
-    lines += [f"mount --bind /dev/null {q(str(f))}" for f in hidden_files]
-    lines.append(
-        "awk '{print $5}' /proc/self/mountinfo | while read -r m; do m=$(printf '%b' \"$m\"); "
-        f"case \"$m\" in {q(str(sandbox))}|/proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue;; esac; "
-        "mount -o remount,bind,ro \"$m\" 2>/dev/null || true; done")
-    lines.append('exec setpriv --bounding-set=-all --inh-caps=-all --no-new-privs -- "$@"')
-    user = [] if os.geteuid() == 0 else ["--map-root-user"]
-    return (["unshare", *user, "--net", "--mount", "--ipc", "--pid", "--fork", "--mount-proc", "--",
-             "sh", "-c", "\n".join(lines), "sandbox"])
+
+    SAFE = {"text/plain", "image/png", "image/jpeg", "image/gif"}
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type in ("markdown", "raw"):
+            cell.source = clean_html(cell.source)
+            cell.pop("attachments", None)
+            if cell.cell_type == "raw":
+                cell.metadata.pop("format", None)
+                cell.metadata.pop("raw_mimetype", None)
+        for output in cell.get("outputs", []):
+            data = output.get("data")
+            if not data:
+                continue
+            if "text/html" in data:
+                html = "".join(data["text/html"]) if isinstance(data["text/html"], list) else data["text/html"]
+                data["text/html"] = clean_html(html)
+            for mime in [m for m in data if m not in self.SAFE and m != "text/html"]:
+                del data[mime]
+            data.setdefault("text/plain", "(Ausgabe im Feedback ausgeblendet)")
+        return cell, resources
+
+
+def kit_preprocessors() -> tuple[list, list]:
+    """(sanitize_preprocessors, autograde_preprocessors): nbgrader's Standardlisten mit den Schritten des Kits."""
+    from nbgrader.converters import Autograde
+
+    sanitize = list(Autograde.class_traits()["sanitize_preprocessors"].default())
+    autograde = list(Autograde.class_traits()["autograde_preprocessors"].default())
+    sanitize.insert(sanitize.index(DeduplicateIds), DropCopiedTestCells)
+    autograde[autograde.index(Execute)] = SandboxedExecute
+    autograde.insert(autograde.index(LimitOutput) + 1, TruncateOutputs)
+    autograde.insert(autograde.index(SaveAutoGrades), SanitizeNotebook)
+    return sanitize, autograde
+
+
+def grading_config(course_config, root: Path, *, limits: sandbox.Limits, submitted: Path | None = None,
+                   db_url: str | None = None, source: Path | None = None, release: Path | None = None):
+    """traitlets-Config für die Bewertung: die geladene Kurskonfiguration plus Ort, Grenzen und Kit-Schritte."""
+    from traitlets.config import Config
+
+    config = Config()
+    config.merge(course_config)
+    config.CourseDirectory.root = str(root)
+    for key, value in (("submitted_directory", submitted), ("db_url", db_url), ("source_directory", source),
+                       ("release_directory", release)):
+        if value is not None:
+            config.CourseDirectory[key] = str(value)
+    sanitize, autograde = kit_preprocessors()
+    config.Autograde.sanitize_preprocessors = sanitize
+    config.Autograde.autograde_preprocessors = autograde
+    config.Autograde.create_student = True
+    config.Autograde.force = True
+    config.Execute.timeout = limits.cell_timeout
+    config.Execute.interrupt_on_timeout = True
+    config.SandboxedExecute.notebook_timeout = limits.notebook_timeout
+    config.SandboxedExecute.memory_mb = limits.memory_mb
+    config.SandboxedExecute.processes = limits.processes
+    return config
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Viele Abgaben parallel
+
+_WORKER_CONFIG = None
+
+
+def _worker_init(config, sandboxes: str) -> None:
+    global _WORKER_CONFIG
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    warnings.simplefilter("ignore", SAWarning)  # nbgrader's Gradebook warnt harmlos über autoflush
+    sandbox.die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Strg+C bearbeitet der Elternprozess
+    os.environ["SOZIALRAUM_SANDBOXEN"] = sandboxes
+    _WORKER_CONFIG = config
+
+
+def _grade_student(assignment: str, student: str, feedback: bool) -> dict:
+    """Im Arbeitsprozess: nbgrader's Autograde (und ggf. GenerateFeedback) für eine Person."""
+    import logging
+
+    from nbgrader.converters import Autograde, GenerateFeedback
+    from nbgrader.coursedir import CourseDirectory
+
+    started = time.monotonic()
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    def run(converter_class) -> str:
+        coursedir = CourseDirectory(config=_WORKER_CONFIG)
+        coursedir.assignment_id, coursedir.student_id = assignment, student
+        converter = converter_class(coursedir=coursedir, config=_WORKER_CONFIG)
+        converter.log.handlers, converter.log.propagate = [Collect(level=logging.ERROR)], False
+        try:
+            converter.start()
+            return ""
+        except Exception as error:  # nbgrader meldet jeden Fehler als NbGraderException
+            return (" ".join(records[-3:]) or f"{type(error).__name__}: {error}")[-400:]
+
+    error = run(Autograde)
+    result = {"error": error, "failure": LAST_RUN.get("failure", ""), "tampered": LAST_RUN.get("tampered", "")}
+    if feedback and not error:
+        result["feedback_error"] = run(GenerateFeedback)
+    result["seconds"] = time.monotonic() - started
+    return result
+
+
+def run_autograde(config, assignment: str, students: list[str], *, workers: int = 2, feedback: bool = False,
+                  progress: bool = False, on_result=None) -> dict[str, dict]:
+    """nbgrader-Autograde je Person in ``workers`` Prozessen; ``on_result(student, result)`` je fertiger Person.
+
+    Bei Strg+C werden laufende Bewertungen beendet (ihre Sandboxen sterben mit) und ``KeyboardInterrupt``
+    weitergegeben; was fertig war, hat ``on_result`` schon bekommen.
+    """
+    results: dict[str, dict] = {}
+    if not students:
+        return results
+    folder = sandbox.run_folder()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(students), desc="Bewertung", unit="Notebook")
+    pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(students))),
+                               mp_context=multiprocessing.get_context("fork"), initializer=_worker_init,
+                               initargs=(config, str(folder)))
+    try:
+        futures = {pool.submit(_grade_student, assignment, s, feedback): s for s in students}
+        from concurrent.futures import as_completed
+        for future in as_completed(futures):
+            student = futures[future]
+            try:
+                results[student] = future.result()
+            except Exception as error:  # Arbeitsprozess gestorben: nur diese Person betroffen
+                results[student] = {"error": f"Bewertungsprozess abgebrochen ({type(error).__name__})",
+                                    "failure": "crash", "tampered": "", "seconds": 0.0}
+            if on_result is not None:
+                on_result(student, results[student])
+            if bar is not None:
+                bar.update(1)
+    except KeyboardInterrupt:
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if bar is not None:
+            bar.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    return results
+
+
+def status_of(run: dict, autograded: Path | None, limits: sandbox.Limits) -> tuple[str, str]:
+    """(Status, deutsche Erklärung) aus dem Ergebnis eines Arbeitsprozesses und dem bewerteten Notebook."""
+    if run.get("failure") == "timeout":
+        return "timeout", (f"Zeitüberschreitung: das Notebook lief länger als {limits.notebook_timeout} s "
+                           "und wurde abgebrochen.")
+    if run.get("failure") == "crash":
+        return "crash", "Absturz: der Python-Kernel wurde während der Ausführung beendet."
+    if run.get("error") or autograded is None:
+        return "error", f"nbgrader konnte das Notebook nicht bewerten: {run.get('error') or 'kein Ergebnis'}"
+    errors = error_names(autograded)
+    if "MemoryError" in errors:
+        return "memory", f"Speicherlimit ({limits.memory_mb} MB) überschritten (in mindestens einer Zelle)."
+    if "CellTimeoutError" in errors:
+        return "timeout", f"Zeitüberschreitung: mindestens eine Zelle lief länger als {limits.cell_timeout} s."
+    return "ok", ""
+
+
+def error_names(notebook: Path) -> set[str]:
+    return {output.get("ename", "") for cell in read_cells(notebook) for output in cell.get("outputs", [])
+            if output.get("output_type") == "error"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Notebooks der Aufgabe und Prüfung der Abgaben
 
 
 def read_cells(notebook: Path) -> list[dict]:
@@ -191,8 +486,8 @@ def grade_cells(source: Path) -> tuple[dict[str, float], dict[str, float]]:
     return auto, manual
 
 
-def check_notebook(path: Path) -> str:
-    """Leerer Text, wenn die Datei ein lesbares Notebook ist, sonst eine deutsche Begründung."""
+def check_notebook(path: Path, source: Path | None = None) -> str:
+    """Leerer Text, wenn die Datei ein lesbares Notebook dieser Aufgabe ist, sonst eine deutsche Begründung."""
     import nbformat
 
     try:
@@ -202,7 +497,7 @@ def check_notebook(path: Path) -> str:
     if not raw.strip():
         return "Die Datei ist leer."
     try:
-        notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        notebook = nbformat.reads(raw.decode("utf-8-sig"), as_version=4)
         nbformat.validate(notebook)
     except UnicodeDecodeError:
         return "Die Datei ist kein Notebook (kein Text in UTF-8)."
@@ -210,6 +505,12 @@ def check_notebook(path: Path) -> str:
         return "Die Datei ist kein Notebook (kein gültiges JSON, evtl. beim Herunterladen beschädigt)."
     except Exception as error:  # nbformat meldet viele verschiedene Fehler
         return f"Die Datei ist kein gültiges Notebook ({type(error).__name__})."
+    if source is not None:
+        wanted = {nbgrader_meta(c).get("grade_id") for c in read_cells(source) if nbgrader_meta(c).get("grade_id")}
+        found = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in notebook.cells}
+        if not wanted & found:
+            return ("falsche Datei: das Notebook enthält keine Zelle dieser Übung (vermutlich ein Modul-Notebook "
+                    "oder eine andere Übung).")
     return ""
 
 
@@ -217,7 +518,9 @@ def changed_test_cells(submission: Path, release: Path) -> dict[str, str]:
     """Testzellen der Ausgabe (release), die in der Abgabe verändert, gelöscht oder umgetypt wurden."""
     tests = {nbgrader_meta(cell)["grade_id"]: cell for cell in read_cells(release)
              if nbgrader_meta(cell).get("grade") and not nbgrader_meta(cell).get("solution")}
-    submitted = {nbgrader_meta(cell).get("grade_id"): cell for cell in read_cells(submission)}
+    submitted: dict[str, dict] = {}
+    for cell in read_cells(submission):  # die letzte Kopie zählt (wie beim Bewerten)
+        submitted[nbgrader_meta(cell).get("grade_id")] = cell
     changes = {}
     for grade_id, cell in tests.items():
         mine = submitted.get(grade_id)
@@ -235,184 +538,93 @@ def _normalized(source: str | list[str]) -> str:
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
 
+def read_auto_scores(db_url: str, assignment: str, notebook: str, student: str,
+                     auto_max: dict[str, float]) -> dict[str, float]:
+    """Punkte der Testzellen aus einem Gradebook (0 wo nichts steht)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    scores = {}
+    with Gradebook(db_url) as gradebook:
+        for grade_id, maximum in auto_max.items():
+            try:
+                earned = gradebook.find_grade(grade_id, notebook, assignment, student).auto_score or 0.0
+            except MissingEntry:
+                earned = 0.0
+            scores[grade_id] = min(max(float(earned), 0.0), maximum)
+    return scores
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Wegwerf-Kurs für check und Tests
+
+
 def autograde_notebooks(course_root: Path, assignment: str, notebooks: Mapping[str, Path], *,
                         workers: int = 2, cell_timeout: int = 60, notebook_timeout: int = 300,
-                        memory_mb: int = 2000, workdir: Path | None = None, progress: bool = True,
-                        hide: Sequence[Path] = ()) -> dict[str, GradeResult]:
-    """Bewertet jedes Notebook einzeln und abgeschottet; Schlüssel wie in ``notebooks``.
+                        memory_mb: int = 2000, workdir: Path | None = None,
+                        progress: bool = True) -> dict[str, GradeResult]:
+    """Bewertet jedes Notebook (Schlüssel wie in ``notebooks``) in einem Wegwerf-Kurs mit eigenem Gradebook.
 
-    ``hide``: weitere Ordner oder Dateien, die in den Sandboxen verdeckt werden (z. B. der Eingangsordner).
-    Der Kurs-Gradebook, submitted/, autograded/, feedback/ und die Ordner der übergebenen Notebooks werden
-    immer verdeckt. Die Sandboxen liegen in ``workdir`` (bleiben zur Ansicht liegen) oder, ohne ``workdir``,
-    in einem temporären Ordner, der beim Ende des Python-Prozesses gelöscht wird.
+    Der Kurs selbst bleibt unberührt. Der Wegwerf-Kurs liegt in ``workdir`` (bleibt zur Ansicht liegen) oder in
+    einem temporären Ordner, der am Ende gelöscht wird (dann ist ``autograded_notebook`` danach weg).
     """
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.coursedir import CourseDirectory
+
+    from sozialraum.course.nbconfig import course_config, ensure_tools_on_path
+
+    ensure_tools_on_path()
     course_root = Path(course_root).resolve()
     sources = source_notebooks(course_root, assignment)
-    if workdir is None:
-        workdir = Path(tempfile.mkdtemp(prefix="sozialraum-bewertung-"))
-        atexit.register(shutil.rmtree, workdir, ignore_errors=True)
-    workdir = Path(workdir).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    os.chmod(workdir, 0o711)
-    template = _prepare_template(course_root, assignment, workdir, cell_timeout)
-    jobs = [_Job(key, Path(path).resolve(), Path(tempfile.mkdtemp(prefix="abgabe-", dir=workdir)))
-            for key, path in notebooks.items()]
-    logs = workdir / "protokolle"
-    logs.mkdir(exist_ok=True)
-    needed = [workdir, course_root / "datasets", Path(sys.prefix), Path(sys.base_prefix), Path(__file__).parent]
-    covered = [template, logs, *(course_root / name for name in COURSE_PRIVATE), *map(Path, hide),
-               *(job.path.parent for job in jobs), *_home_entries()]
-    needed = [n.resolve() for n in needed]
-    covered = sorted({p.resolve() for p in covered if p.exists()})
-    covered = [p for p in covered if not any(_contains(p, n) for n in needed)]
-    covered = [p for p in covered if not any(q in p.parents for q in covered)]  # verdeckt ist verdeckt
-    limits = _Limits(cell_timeout, notebook_timeout, memory_mb)
-
-    def grade(job: _Job) -> GradeResult:
-        hidden = covered + [other.sandbox for other in jobs if other is not job]
-        return _grade_one(job, hidden, logs, template, sources, course_root, assignment, limits)
-
-    results: dict[str, GradeResult] = {}
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(jobs), desc="Bewertung", unit="Notebook")
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for result in pool.map(grade, jobs):
-            results[result.key] = result
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
-    return results
-
-
-COURSE_PRIVATE = ["gradebook.db", "submitted", "autograded", "feedback", "bewertung"]
-
-
-@dataclass(frozen=True)
-class _Job:
-    key: str
-    path: Path
-    sandbox: Path
-
-
-@dataclass(frozen=True)
-class _Limits:
-    cell_timeout: int
-    notebook_timeout: int
-    memory_mb: int
-
-
-def _home_entries() -> list[Path]:
-    """Einträge im Home-Ordner des Aufrufs (Schlüssel, Zugangsdaten, Verlauf); nichts, wenn Home "/" ist."""
-    home = Path.home()
-    return [] if home == Path("/") or not home.is_dir() else list(home.iterdir())
-
-
-def _contains(outer: Path, inner: Path) -> bool:
-    """True, wenn ``inner`` gleich ``outer`` ist oder darin liegt."""
-    return inner == outer or outer in inner.parents
-
-
-def _prepare_template(course_root: Path, assignment: str, workdir: Path, cell_timeout: int) -> Path:
-    """Mini-Kurs mit Konfiguration, Quelle und Gradebook; ``generate_assignment`` läuft hier genau einmal."""
-    template = Path(tempfile.mkdtemp(prefix="vorlage-", dir=workdir))
-    config = course_root / "nbgrader_config.py"
-    course_config = config.read_text(encoding="utf-8") if config.exists() else "c = get_config()\n"
-    (template / "nbgrader_config.py").write_text(course_config + OVERLAY.format(cell_timeout=int(cell_timeout)),
-                                                 encoding="utf-8")
-    shutil.copytree(course_root / "solutions" / assignment, template / "solutions" / assignment,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"],
-                          cwd=template, env=_environment(template, course_root), capture_output=True, text=True)
-    if done.returncode != 0 or "ERROR" in done.stderr or not (template / "gradebook.db").exists():
-        raise RuntimeError(f"nbgrader generate_assignment für '{assignment}' ist fehlgeschlagen:\n"
-                           f"{done.stderr[-3000:]}\n"
-                           "Tipp: `python -m sozialraum.course check` zeigt Fehler in der Aufgabe genauer.")
-    return template
-
-
-def _environment(home: Path, course_root: Path) -> dict[str, str]:
-    """Schlanke Umgebung: nichts vom Aufrufer außer dem Nötigsten, alle Schreibziele in der Sandbox."""
-    env = {
-        "PATH": f"{Path(sys.executable).parent}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "HOME": str(home),
-        "TMPDIR": str(home / "tmp"),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "JUPYTER_RUNTIME_DIR": str(home / ".jupyter-runtime"),
-        "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
-        "IPYTHONDIR": str(home / ".ipython"),
-        "MPLCONFIGDIR": str(home / ".matplotlib"),
-        "MPLBACKEND": "Agg",
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "SOZIALRAUM_DATEN": str(course_root / "datasets"),
-        "PYTHONPATH": str(home / ".python"),
-    }
-    (home / "tmp").mkdir(exist_ok=True)
-    # Schneller Start: jsonschema lädt sonst beim Import von nbformat das optionale Paket rfc3987_syntax, das beim
-    # Import eine Grammatik baut (gut 1 s CPU je Sandbox); nbformat braucht dessen IRI-Prüfungen nicht.
-    (home / ".python").mkdir(exist_ok=True)
-    (home / ".python" / "rfc3987_syntax.py").write_text(
-        'raise ImportError("in der Bewertungs-Sandbox nicht gebraucht")\n', encoding="utf-8")
-    return env
-
-
-def _grade_one(job: _Job, hidden: list[Path], logs: Path, template: Path, sources: list[Path],
-               course_root: Path, assignment: str, limits: _Limits) -> GradeResult:
-    start = time.monotonic()
+    owned = workdir is None
+    base = Path(tempfile.mkdtemp(prefix="sozialraum-bewertung-")) if owned else Path(workdir).resolve()
+    base.mkdir(parents=True, exist_ok=True)
+    limits = sandbox.Limits(cell_timeout=cell_timeout, notebook_timeout=notebook_timeout, memory_mb=memory_mb)
+    loaded = course_config(course_root) if (course_root / "nbgrader_config.py").exists() else None
+    config = grading_config(loaded or {}, base, limits=limits, db_url=f"sqlite:///{base / 'gradebook.db'}",
+                            source=course_root / "solutions", release=base / "release")
+    config.SandboxedExecute.datasets = str(course_root / "datasets")
+    coursedir = CourseDirectory(config=config)
+    coursedir.assignment_id = assignment
+    try:
+        GenerateAssignment(coursedir=coursedir, config=config).start()
+    except Exception as error:
+        raise RuntimeError(f"nbgrader generate_assignment für '{assignment}' ist fehlgeschlagen: {error}\n"
+                           "Tipp: `python -m sozialraum.course check` zeigt Fehler in der Aufgabe genauer.") from error
     auto_max, manual_max = {}, {}
     for source in sources:
         auto, manual = grade_cells(source)
         auto_max.update(auto)
         manual_max.update(manual)
-    result = GradeResult(key=job.key, status="ok", scores={gid: 0.0 for gid in auto_max}, max_scores=auto_max,
-                         message="", autograded_notebook=None, manual_max_scores=manual_max)
-    source = _matching_source(job.path, sources)
-    problem = check_notebook(job.path) or ("" if source else
-                                           "Der Dateiname passt zu keinem Notebook der Aufgabe: "
-                                           + ", ".join(s.name for s in sources) + ".")
-    if problem:
-        result.status, result.message = "invalid", problem
-        return result
-    result.changed_cells = changed_test_cells(job.path, template / "release" / assignment / source.name)
-
-    sandbox = job.sandbox
-    shutil.copytree(template, sandbox, dirs_exist_ok=True)
-    target = sandbox / "submitted" / STUDENT / assignment / source.name
-    target.parent.mkdir(parents=True)
-    shutil.copyfile(job.path, target)
-    env = _environment(sandbox, course_root)
-    cmd = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", STUDENT]
-    if isolation().namespaces:
-        cmd = _namespace_prefix(sandbox, [p for p in hidden if p.is_dir()],
-                                [p for p in hidden if p.is_file()]) + cmd
-    timed_out = False
-    with open(logs / f"{sandbox.name}.log", "w+b") as log:  # außerhalb der Sandbox: nicht fälschbar
-        process = subprocess.Popen(cmd, cwd=sandbox, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True,
-                                   preexec_fn=_limit_function(limits.memory_mb))
-        try:
-            process.wait(timeout=limits.notebook_timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        _kill_everything(process)
-        log.seek(0)
-        output = log.read().decode("utf-8", errors="replace")
-
-    autograded = sandbox / "autograded" / STUDENT / assignment / source.name
-    result.autograded_notebook = autograded if autograded.exists() else None
-    result.status, result.message = _status(timed_out, process.returncode, output, result.autograded_notebook,
-                                            limits)
-    if not timed_out and process.returncode == 0:
-        result.scores = _read_scores(sandbox, assignment, source.stem, auto_max)
-    result.seconds = time.monotonic() - start
-    return result
+    results, todo = {}, []
+    for key, path in notebooks.items():
+        path = Path(path)
+        source = _matching_source(path, sources)
+        result = GradeResult(key=key, status="ok", scores={gid: 0.0 for gid in auto_max}, max_scores=auto_max,
+                             message="", autograded_notebook=None, manual_max_scores=manual_max)
+        results[key] = result
+        problem = ("Der Dateiname passt zu keinem Notebook der Aufgabe: " + ", ".join(s.name for s in sources)
+                   if source is None else check_notebook(path, source))
+        if problem:
+            result.status, result.message = "invalid", problem
+            continue
+        result.changed_cells = changed_test_cells(path, base / "release" / assignment / source.name)
+        target = base / "submitted" / key / assignment / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        todo.append((key, source))
+    runs = run_autograde(config, assignment, [key for key, _ in todo], workers=workers, progress=progress)
+    for key, source in todo:
+        result, run = results[key], runs[key]
+        autograded = base / "autograded" / key / assignment / source.name
+        result.autograded_notebook = autograded if autograded.exists() else None
+        result.status, result.message = status_of(run, result.autograded_notebook, limits)
+        result.tampered = run.get("tampered", "")
+        result.seconds = run.get("seconds", 0.0)
+        if result.autograded_notebook is not None:
+            result.scores = read_auto_scores(config.CourseDirectory.db_url, assignment, source.stem, key, auto_max)
+    if owned:
+        shutil.rmtree(base, ignore_errors=True)
+    return results
 
 
 def _matching_source(path: Path, sources: list[Path]) -> Path | None:
@@ -420,97 +632,3 @@ def _matching_source(path: Path, sources: list[Path]) -> Path | None:
     if path.name in by_name:
         return by_name[path.name]
     return sources[0] if len(sources) == 1 else None
-
-
-def _limit_function(memory_mb: int):
-    """Grenzen für den Kindprozess (preexec_fn); alle Nachfahren erben sie."""
-    import psutil
-
-    uid = os.getuid()
-    processes = sum(1 for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid)
-    max_processes = processes + EXTRA_PROCESSES  # RLIMIT_NPROC zählt alle Prozesse des Benutzers
-
-    def apply() -> None:
-        memory = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        size = FILE_SIZE_MB * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
-
-    return apply
-
-
-def _kill_everything(process: subprocess.Popen) -> None:
-    """Beendet den Prozess, alle Nachfahren und seine Prozessgruppe (im PID-Namensraum stirbt alles mit)."""
-    import psutil
-
-    try:
-        family = psutil.Process(process.pid).children(recursive=True)
-    except psutil.Error:
-        family = []
-    for member in family:
-        try:
-            member.kill()
-        except psutil.Error:
-            pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    process.wait()
-    psutil.wait_procs(family, timeout=5)
-
-
-def _status(timed_out: bool, returncode: int, output: str, autograded: Path | None,
-            limits: _Limits) -> tuple[str, str]:
-    """Status und deutsche Erklärung aus Rückgabewert, Protokoll und bewertetem Notebook."""
-    memory = f"Speicherlimit ({limits.memory_mb} MB) überschritten"
-    if timed_out:
-        return "timeout", (f"Zeitüberschreitung: das Notebook lief länger als {limits.notebook_timeout} s "
-                           "und wurde abgebrochen.")
-    if returncode != 0:
-        if "MemoryError" in output:
-            return "memory", memory + "; die Bewertung wurde abgebrochen."
-        if "CellTimeoutError" in output:
-            return "timeout", (f"Zeitüberschreitung: eine Zelle lief länger als {limits.cell_timeout} s und "
-                               "ließ sich nicht unterbrechen; Bewertung abgebrochen.")
-        if "DeadKernelError" in output or "kernel died" in output.lower():
-            return "crash", "Absturz: der Python-Kernel wurde während der Ausführung beendet."
-        if returncode < 0:
-            return "crash", f"Absturz: der Bewertungsprozess wurde durch Signal {-returncode} beendet."
-        tail = " ".join(output.strip().splitlines()[-3:])[-300:]
-        return "error", f"nbgrader konnte das Notebook nicht bewerten: {tail}"
-    if autograded is None:
-        return "error", "nbgrader hat kein bewertetes Notebook geschrieben."
-    errors = _error_names(autograded)
-    if "MemoryError" in errors:
-        return "memory", memory + " (in mindestens einer Zelle)."
-    if "CellTimeoutError" in errors:
-        return "timeout", f"Zeitüberschreitung: mindestens eine Zelle lief länger als {limits.cell_timeout} s."
-    return "ok", ""
-
-
-def _error_names(notebook: Path) -> set[str]:
-    names = set()
-    for cell in read_cells(notebook):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                names.add(output.get("ename", ""))
-    return names
-
-
-def _read_scores(sandbox: Path, assignment: str, notebook: str, auto_max: dict[str, float]) -> dict[str, float]:
-    """Punkte der Testzellen aus dem Gradebook der Sandbox, begrenzt auf 0..Höchstpunkte der Quelle."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    scores = {}
-    with Gradebook(f"sqlite:///{sandbox / 'gradebook.db'}") as gradebook:
-        for grade_id, maximum in auto_max.items():
-            try:
-                grade = gradebook.find_grade(grade_id, notebook, assignment, STUDENT)
-                earned = grade.auto_score or 0.0
-            except MissingEntry:
-                earned = 0.0
-            scores[grade_id] = min(max(float(earned), 0.0), maximum)
-    return scores

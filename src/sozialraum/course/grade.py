@@ -5,27 +5,31 @@ Rückmeldungen (HTML) und Notentabelle (Excel-CSV und XLSX).
 
 Ohne EINGABE werden die Abgaben aus submitted/ des Kurses genommen (JupyterHub: nach ``nbgrader collect``).
 Wiederholte Aufrufe sind gefahrlos: unveränderte Abgaben werden nicht neu bewertet (Handbewertungen im
-Formgrader bleiben erhalten), geänderte ersetzen nur die Ergebnisse dieser Person. Originale bleiben unverändert.
+Formgrader bleiben erhalten), geänderte ersetzen nur die Ergebnisse dieser Person. Originale bleiben unverändert:
+bewertet wird eine Kopie in einem temporären Ordner. Ein Kurs wird nie von zwei Läufen zugleich bewertet (Sperre),
+Tabelle und Verzeichnis der Abgaben werden atomar geschrieben, Strg+C behält, was fertig ist.
 """
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import shutil
 import sys
-import tempfile
 import warnings
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from sozialraum.course import autograde, report
+from sozialraum.course import autograde, report, sandbox
 from sozialraum.course.nbconfig import course_config, ensure_tools_on_path, find_course_root
 from sozialraum.course.submissions import (TIMESTAMP_FORMAT, InputError, Participant, Submission, collect,
-                                           import_submission, read_roster)
+                                           read_roster)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STATUS_FLAGS = {"timeout": "Zeitüberschreitung", "crash": "Absturz", "memory": "Speicherlimit",
                 "invalid": "ungültige Datei", "error": "Bewertungsfehler"}
+TAMPERED_FLAG = "Manipulationsverdacht: von Hand prüfen"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,13 +50,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     course = (args.kurs or find_course()).resolve()
+    limits = sandbox.Limits(cell_timeout=args.zeit_zelle, notebook_timeout=args.zeit_notebook,
+                            memory_mb=args.speicher)
     try:
         outcome = grade_cohort(course, args.aufgabe, args.eingabe, roster_path=args.teilnehmende,
-                               workers=args.parallel, cell_timeout=args.zeit_zelle,
-                               notebook_timeout=args.zeit_notebook, memory_mb=args.speicher, force=args.neu)
+                               workers=args.parallel, limits=limits, force=args.neu)
     except (InputError, FileNotFoundError) as error:
         print(f"Fehler: {error}", file=sys.stderr)
         return 2
+    except Interrupted as stop:
+        print(stop.outcome.summary(), file=sys.stderr)
+        print("\nAbgebrochen (Strg+C): die fertigen Bewertungen sind gespeichert; ein erneuter Aufruf bewertet "
+              "nur den Rest.", file=sys.stderr)
+        return 130
     print(outcome.summary())
     return 0
 
@@ -75,6 +85,7 @@ class Outcome:
     xlsx_path: Path
     feedback_dir: Path
     isolation: str
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (Datei, Grund) nicht bewerteter Eingaben
 
     def summary(self) -> str:
         flagged = [row for row in self.rows if row["hinweise"]]
@@ -87,6 +98,9 @@ class Outcome:
             f"  mit Hinweisen: {len(flagged)}",
         ]
         lines += [f"    - {row['name']}: {', '.join(row['hinweise'])}" for row in flagged]
+        if self.skipped:
+            lines.append(f"  nicht bewertete Dateien: {len(self.skipped)}")
+            lines += [f"    - {name}: {reason}" for name, reason in self.skipped]
         lines += [
             f"Notentabelle: {self.csv_path}",
             f"              {self.xlsx_path}",
@@ -101,73 +115,134 @@ class Outcome:
         return self.rows[0]["max"] if self.rows else 0.0
 
 
+class Interrupted(Exception):
+    """Strg+C: die Tabelle mit dem, was fertig war, ist geschrieben."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__("abgebrochen")
+        self.outcome = outcome
+
+
 def _mean(rows: list[dict]) -> str:
     handed_in = [row["summe"] for row in rows if "fehlt" not in row["hinweise"]]
     return report.german_number(round(sum(handed_in) / len(handed_in), 2)) if handed_in else "-"
 
 
+@contextmanager
+def course_lock(course: Path):
+    """Eine Bewertung je Kurs zur Zeit (Sperrdatei bewertung/.sperre, gelöst auch beim Absturz)."""
+    folder = course / "bewertung"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".sperre", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError("In diesem Kurs läuft gerade schon eine Bewertung. Tipp: warten, bis sie fertig ist, "
+                             "und dann erneut aufrufen.") from None
+        yield
+
+
 def grade_cohort(course: Path, assignment: str, source: Path | None, *, roster_path: Path | None = None,
-                 workers: int = 2, cell_timeout: int = 120, notebook_timeout: int = 600, memory_mb: int = 2000,
-                 force: bool = False, progress: bool = True) -> Outcome:
+                 workers: int = 2, limits: sandbox.Limits | None = None, force: bool = False,
+                 progress: bool = True) -> Outcome:
     """Bewertet alle Abgaben einer Übung; siehe Moduldokumentation."""
     course = Path(course).resolve()
+    limits = limits or sandbox.Limits()
     notebooks = autograde.source_notebooks(course, assignment)
     if len(notebooks) != 1:
         raise InputError(f"Die Übung {assignment} hat {len(notebooks)} Notebooks; unterstützt wird genau eines.")
     notebook = notebooks[0]
     ensure_tools_on_path()  # nbgrader ruft beim Anlegen eines Gradebooks `alembic` auf
     roster = read_roster(roster_path) if roster_path else None
+    with course_lock(course):
+        return _grade_locked(course, assignment, notebook, source, roster, workers, limits, force, progress)
+
+
+def _grade_locked(course, assignment, notebook, source, roster, workers, limits, force, progress) -> Outcome:
     out = course / "bewertung" / assignment
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "abgaben.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
-    config = _course_config(course)
-
-    with tempfile.TemporaryDirectory(prefix="sozialraum-eingang-") as scratch:
-        submissions = collect(Path(source).resolve() if source else None, course, assignment, roster, Path(scratch))
+    scratch = sandbox.run_folder("sozialraum-eingang-")
+    interrupted = False
+    try:
+        found = collect(Path(source).resolve() if source else None, course, assignment, roster, scratch)
+        submissions = found.submissions
+        _adopt_roster_ids(manifest, submissions)
         present = [s for s in submissions if s.path is not None]
-        imported = {s.participant.id: import_submission(s, course, assignment, notebook.name) for s in present}
-        todo = [s for s in present if force or manifest.get(s.participant.id, {}).get("sha256") != s.sha256]
+        staging = scratch / "abgaben"
+        release = _release(course, assignment, notebook)
+        todo, invalid = [], []
+        for s in present:
+            entry = manifest.get(s.participant.id, {})
+            if not force and entry.get("sha256") == s.sha256 and entry.get("status") not in (None, "error"):
+                continue
+            problem = autograde.check_notebook(s.path, notebook)
+            (invalid if problem else todo).append((s, problem))
         if progress:
-            print(f"{len(present)} Abgaben gefunden, {len(todo)} zu bewerten "
-                  f"({len(present) - len(todo)} unverändert).", flush=True)
-        results = autograde.autograde_notebooks(
-            course, assignment, {s.participant.id: imported[s.participant.id] for s in todo}, workers=workers,
-            cell_timeout=cell_timeout, notebook_timeout=notebook_timeout, memory_mb=memory_mb,
-            progress=progress, hide=[p for p in (source, Path(scratch)) if p]) if todo else {}
+            print(f"{len(present)} Abgaben gefunden, {len(todo) + len(invalid)} zu bewerten "
+                  f"({len(present) - len(todo) - len(invalid)} unverändert).", flush=True)
+        config = _grading_config(course, staging, limits)
         _ensure_assignment(course, assignment, config)
-        for submission in todo:
-            result = results[submission.participant.id]
-            _merge(config, course, assignment, notebook, submission, result, imported[submission.participant.id])
-            manifest[submission.participant.id] = _manifest_entry(submission, result)
-        for submission in present:  # Hinweise (doppelt, unbekannt) gelten für diesen Lauf
-            manifest[submission.participant.id]["hinweise"] = submission.flags
-            manifest[submission.participant.id].update(_person(submission.participant))
-    manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        for s, _ in todo:
+            _stage(s, staging, assignment, notebook.name)
+            _register_student(config, s.participant)
+        for s, problem in invalid:
+            _forget_submission(config, course, assignment, s.participant)
+            manifest[s.participant.id] = _manifest_entry(s, "invalid", problem, {}, "")
 
-    _feedback(config, course, assignment, notebook, manifest)
-    missing = [s.participant for s in submissions if s.path is None and s.participant.id not in manifest]
-    header, rows = _table(config, assignment, notebook, manifest, missing)
-    csv_path, xlsx_path = out / "noten.csv", out / "noten.xlsx"
-    report.write_csv(csv_path, header, [[row[h] for h in header] for row in rows])
-    report.write_xlsx(xlsx_path, header, [[row[h] for h in header] for row in rows], f"Noten {assignment}")
-    return Outcome(assignment, [_summary_row(row) for row in rows], len(todo), len(present) - len(todo),
-                   csv_path, xlsx_path, course / "feedback", autograde.isolation().describe())
+        by_id = {s.participant.id: s for s, _ in todo}
+
+        def finished(student: str, run: dict) -> None:
+            s = by_id[student]
+            autograded = course / "autograded" / student / assignment / notebook.name
+            status, message = autograde.status_of(run, autograded if autograded.exists() else None, limits)
+            changes = autograde.changed_test_cells(s.path, release) if status != "error" else {}
+            manifest[student] = _manifest_entry(s, status, message, changes, run.get("tampered", ""))
+            if run.get("feedback_error"):
+                manifest[student]["feedback_fehler"] = run["feedback_error"]
+            _write_manifest(manifest_path, manifest)
+
+        try:
+            autograde.run_autograde(config, assignment, [s.participant.id for s, _ in todo], workers=workers,
+                                    feedback=True, progress=progress, on_result=finished)
+        except KeyboardInterrupt:
+            interrupted = True
+        for s in present:  # Hinweise (doppelt, unbekannt) gelten für diesen Lauf; Namen gehen nie verloren
+            if s.participant.id in manifest:
+                manifest[s.participant.id]["hinweise"] = s.flags
+                _keep_person(manifest[s.participant.id], s.participant)
+        _write_manifest(manifest_path, manifest)
+        graded_ids = [s.participant.id for s, _ in todo if s.participant.id in manifest]
+        _feedback(config, course, assignment, notebook, manifest, regenerate=set(manifest) - set(graded_ids))
+        missing = [s.participant for s in submissions if s.path is None and s.participant.id not in manifest]
+        header, rows = _table(config, assignment, notebook, manifest, missing)
+        csv_path, xlsx_path = out / "noten.csv", out / "noten.xlsx"
+        report.write_csv(csv_path, header, [[row[h] for h in header] for row in rows])
+        report.write_xlsx(xlsx_path, header, [[row[h] for h in header] for row in rows], f"Noten {assignment}")
+        report.write_csv(out / "dateien.csv", ["datei", "ergebnis"], found.listing)
+        outcome = Outcome(assignment, [_summary_row(row) for row in rows], len(graded_ids) + len(invalid),
+                          len(present) - len(todo) - len(invalid), csv_path, xlsx_path, course / "feedback",
+                          sandbox.describe(), found.skipped)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if interrupted:
+        raise Interrupted(outcome)
+    return outcome
 
 
-def _course_config(course: Path):
-    """Die nbgrader-Konfiguration des Kurses, ergänzt um das Feedback ohne verborgene Tests."""
+def _grading_config(course: Path, staging: Path, limits: sandbox.Limits):
+    """Konfiguration des Kurses + Bewertung aus dem temporären Eingang + Feedback ohne verborgene Tests."""
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades
-    from traitlets.config import Config
 
     from sozialraum.course.feedback import HideHiddenTests
 
-    config = Config()
-    if (course / "nbgrader_config.py").exists():
-        config.merge(course_config(course))
-    config.CourseDirectory.root = str(course)
+    loaded = course_config(course) if (course / "nbgrader_config.py").exists() else {}
+    config = autograde.grading_config(loaded, course, limits=limits, submitted=staging)
     config.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    config.HTMLExporter.template_name = "feedback"
+    config.HTMLExporter.sanitize_html = True
     return config
 
 
@@ -179,9 +254,12 @@ def _db_url(config) -> str:
 
 def _ensure_assignment(course: Path, assignment: str, config) -> None:
     """Trägt die Übung ins Kurs-Gradebook ein (generate_assignment mit Ausgabe in einen Wegwerf-Ordner)."""
-    import subprocess
+    import tempfile
 
     from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
 
     with Gradebook(_db_url(config)) as gradebook:
         try:
@@ -190,130 +268,176 @@ def _ensure_assignment(course: Path, assignment: str, config) -> None:
         except MissingEntry:
             pass
     with tempfile.TemporaryDirectory(prefix="sozialraum-release-") as release:
-        done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
-                               f"--CourseDirectory.release_directory={release}"],
-                              cwd=course, capture_output=True, text=True)
-    if done.returncode != 0 or "ERROR" in done.stderr:
-        raise RuntimeError(f"Die Übung {assignment} ließ sich nicht ins Gradebook eintragen:\n{done.stderr[-2000:]}")
+        local = Config()
+        local.merge(config)
+        local.CourseDirectory.release_directory = release
+        coursedir = CourseDirectory(config=local)
+        coursedir.assignment_id = assignment
+        try:
+            GenerateAssignment(coursedir=coursedir, config=local).start()
+        except Exception as error:
+            raise RuntimeError(f"Die Übung {assignment} ließ sich nicht ins Gradebook eintragen: {error}") from error
 
 
-def _merge(config, course: Path, assignment: str, notebook: Path, submission: Submission,
-           result: autograde.GradeResult, imported: Path) -> None:
-    """Schreibt das Ergebnis einer Person ins Kurs-Gradebook und nach autograded/ (ersetzt nur diese Person)."""
-    from nbgrader.api import Gradebook, MissingEntry
-    from sqlalchemy.exc import SAWarning
+def _release(course: Path, assignment: str, notebook: Path) -> Path:
+    """Die Ausgabe (exercises/), gegen die veränderte Testzellen erkannt werden; sonst die Quelle."""
+    release = course / "exercises" / assignment / notebook.name
+    return release if release.exists() else notebook
 
-    warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission warnt harmlos über autoflush
-    person = submission.participant
-    folder = course / "autograded" / person.id / assignment
-    shutil.rmtree(folder, ignore_errors=True)
+
+def _stage(submission: Submission, staging: Path, assignment: str, notebook_name: str) -> None:
+    """Kopie der Abgabe unter dem erwarteten Namen, mit Zeitstempel (das Original bleibt unberührt)."""
+    folder = staging / submission.participant.id / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(submission.path, folder / notebook_name)
+    (folder / "timestamp.txt").write_text(submission.modified.strftime(TIMESTAMP_FORMAT), encoding="utf-8")
+
+
+def _register_student(config, person: Participant) -> None:
+    from nbgrader.api import Gradebook
+
+    fields = {"first_name": person.first_name, "last_name": person.last_name, "email": person.email}
     with Gradebook(_db_url(config)) as gradebook:
-        gradebook.update_or_create_student(person.id, first_name=person.first_name or None,
-                                           last_name=person.last_name or None, email=person.email or None)
+        gradebook.update_or_create_student(person.id, **{k: v for k, v in fields.items() if v})
+
+
+def _forget_submission(config, course: Path, assignment: str, person: Participant) -> None:
+    """Ungültige neue Abgabe: frühere Bewertung dieser Person gilt nicht mehr (die Zeile bleibt)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    _register_student(config, person)
+    with Gradebook(_db_url(config)) as gradebook:
         try:
             gradebook.remove_submission(assignment, person.id)
         except MissingEntry:
             pass
-        if result.status == "invalid":
-            return  # keine Notebook-Datei: nichts für den Formgrader; die Tabelle führt die Person trotzdem
-        gradebook.add_submission(assignment, person.id, timestamp=submission.modified)
-        for grade_id in [*result.max_scores, *result.manual_max_scores]:
-            grade = gradebook.find_grade(grade_id, notebook.stem, assignment, person.id)
-            grade.auto_score = result.scores.get(grade_id)
-            grade.needs_manual_grade = grade_id in result.manual_max_scores
-        gradebook.db.commit()
-    folder.mkdir(parents=True)
-    shutil.copyfile(result.autograded_notebook or imported, folder / notebook.name)
-    shutil.copyfile(imported.parent / "timestamp.txt", folder / "timestamp.txt")
+    shutil.rmtree(course / "autograded" / person.id / assignment, ignore_errors=True)
 
 
-def _manifest_entry(submission: Submission, result: autograde.GradeResult) -> dict:
-    return {
+def _adopt_roster_ids(manifest: dict, submissions: list[Submission]) -> None:
+    """Erst ohne, dann mit Teilnehmendenliste: frühere Einträge (ID aus dem Namen) gehen in der Listen-ID auf."""
+    from sozialraum.course.submissions import person_keys
+
+    for s in submissions:
+        for key in person_keys(s.participant):
+            if key != s.participant.id and key in manifest and s.participant.id not in manifest:
+                old = manifest.pop(key)
+                old["sha256"] = ""  # unter der neuen ID neu bewerten
+                manifest[s.participant.id] = old
+
+
+def _keep_person(entry: dict, person: Participant) -> None:
+    for key, value in (("nachname", person.last_name), ("vorname", person.first_name), ("email", person.email)):
+        if value or key not in entry:
+            entry[key] = value
+
+
+def _manifest_entry(submission: Submission, status: str, message: str, changes: dict, tampered: str) -> dict:
+    entry = {
         "datei": str(submission.path),
         "sha256": submission.sha256,
-        "zeitpunkt": submission.modified.strftime(TIMESTAMP_FORMAT),
-        "status": result.status,
-        "meldung": result.message,
-        "punkte_automatisch": result.scores,
-        "testzellen": result.changed_cells,
+        "zeitpunkt": submission.modified.strftime(TIMESTAMP_FORMAT) if submission.modified else "",
+        "status": status,
+        "meldung": message,
+        "testzellen": changes,
+        "manipulation": tampered,
     }
+    _keep_person(entry, submission.participant)
+    return entry
 
 
-def _person(person: Participant) -> dict:
-    return {"nachname": person.last_name, "vorname": person.first_name, "email": person.email}
+def _write_manifest(path: Path, manifest: dict) -> None:
+    report.write_atomic(path, json.dumps(manifest, ensure_ascii=False, indent=1))
 
 
 def _flags(entry: dict) -> list[str]:
     flags = list(entry.get("hinweise", []))
     if entry["status"] in STATUS_FLAGS:
         flags.append(STATUS_FLAGS[entry["status"]])
+    if entry.get("manipulation"):
+        flags.append(TAMPERED_FLAG)
     changes = entry.get("testzellen", {})
     if any(kind == "gelöscht" for kind in changes.values()):
         flags.append("Testzellen gelöscht")
     if any(kind != "gelöscht" for kind in changes.values()):
         flags.append("Testzellen verändert")
+    if entry.get("feedback_fehler"):
+        flags.append("Rückmeldung fehlgeschlagen")
     return flags
 
 
-def _feedback(config, course: Path, assignment: str, notebook: Path, manifest: dict) -> None:
-    """HTML-Rückmeldung je Person (nbgrader generate_feedback, ohne verborgene Tests, deutsch)."""
+def _feedback(config, course: Path, assignment: str, notebook: Path, manifest: dict, regenerate: set[str]) -> None:
+    """HTML-Rückmeldung je Person: nbgrader generate_feedback (ohne verborgene Tests), deutsch, ohne Skripte.
+
+    Ein Fehler betrifft nur die Rückmeldung dieser Person (Hinweis in der Tabelle).
+    """
     from nbgrader.converters import GenerateFeedback
-    from nbgrader.converters.base import NbGraderException
     from nbgrader.coursedir import CourseDirectory
 
-    config.HTMLExporter.template_name = "feedback"
-    coursedir = CourseDirectory(config=config)
-    coursedir.assignment_id = assignment
-    try:
-        GenerateFeedback(coursedir=coursedir, config=config).start()
-    except NbGraderException as error:
-        raise RuntimeError(f"nbgrader generate_feedback ist fehlgeschlagen: {error}") from error
     for pid, entry in manifest.items():
         page = course / "feedback" / pid / assignment / f"{notebook.stem}.html"
         name = " ".join(filter(None, [entry.get("vorname"), entry.get("nachname")]))
-        if entry["status"] == "invalid":
-            report.problem_page(page, assignment, name, entry["meldung"])
-        elif page.exists():
-            note = entry["meldung"]
-            if entry.get("testzellen"):
-                note += (" Testzellen wurden verändert oder gelöscht; bewertet wurde mit den ursprünglichen Tests.")
-            report.germanize_feedback(page, note.strip())
+        try:
+            if entry["status"] == "invalid":
+                report.problem_page(page, assignment, name, entry["meldung"])
+                continue
+            if pid in regenerate and (course / "autograded" / pid / assignment / notebook.name).exists():
+                coursedir = CourseDirectory(config=config)
+                coursedir.assignment_id, coursedir.student_id = assignment, pid
+                GenerateFeedback(coursedir=coursedir, config=config).start()
+            if page.exists():
+                note = entry["meldung"]
+                if entry.get("testzellen"):
+                    note += " Testzellen wurden verändert oder gelöscht; bewertet wurde mit den ursprünglichen Tests."
+                if entry.get("manipulation"):
+                    note += (" Die Testumgebung wurde verändert; betroffene Tests zählen nicht, die Lehrenden "
+                             "prüfen die Abgabe von Hand.")
+                report.germanize_feedback(page, note.strip())
+        except Exception as error:  # noqa: BLE001 - eine kaputte Rückmeldung darf den Lauf nicht beenden
+            entry["feedback_fehler"] = f"{type(error).__name__}: {error}"[:300]
 
 
 def _table(config, assignment: str, notebook: Path, manifest: dict,
            missing: list[Participant]) -> tuple[list[str], list[dict]]:
-    """Eine Zeile je Person: Punkte je Aufgabe (auch Handbewertung aus dem Formgrader), Summe, Hinweise."""
+    """Eine Zeile je Person aus dem Kurs-Gradebook: Punkte je Aufgabe (auch Handbewertung), Summe, Hinweise."""
     from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy.exc import SAWarning
 
+    warnings.simplefilter("ignore", SAWarning)
     auto_max, manual_max = autograde.grade_cells(notebook)
     tasks = [*auto_max, *manual_max]
     maximum = float(sum(auto_max.values()) + sum(manual_max.values()))
-    header = ["id", "nachname", "vorname", "email", *tasks, "summe", "max", "hinweise", "datei"]
+    header = ["id", "nachname", "vorname", "email", *tasks, "abzug", "summe", "max", "hinweise", "datei"]
     rows = []
     with Gradebook(_db_url(config)) as gradebook:
         for pid, entry in manifest.items():
             flags = _flags(entry)
-            scores = {gid: float(entry["punkte_automatisch"].get(gid, 0.0)) for gid in auto_max}
+            scores: dict[str, float | str] = {gid: 0.0 for gid in auto_max}
             scores.update({gid: "" for gid in manual_max})
-            try:
-                submitted = gradebook.find_submission_notebook(notebook.stem, assignment, pid)
-                for grade in submitted.grades:
-                    if grade.name in manual_max and grade.score is not None and not grade.needs_manual_grade:
-                        scores[grade.name] = float(grade.score)
-                    elif grade.name in auto_max and grade.manual_score is not None:
-                        scores[grade.name] = float(grade.score)  # im Formgrader überschrieben
-                if any(grade.needs_manual_grade for grade in submitted.grades):
-                    flags.append("manuelle Bewertung nötig")
-            except MissingEntry:
-                pass
-            total = sum(value for value in scores.values() if value != "")
+            penalty = 0.0
+            if entry["status"] != "invalid":
+                try:
+                    submitted = gradebook.find_submission_notebook(notebook.stem, assignment, pid)
+                    for grade in submitted.grades:
+                        if grade.name in auto_max:
+                            scores[grade.name] = min(float(grade.score or 0.0), auto_max[grade.name])
+                        elif grade.name in manual_max and not grade.needs_manual_grade and grade.score is not None:
+                            scores[grade.name] = float(grade.score)
+                    penalty = float(submitted.late_submission_penalty or 0.0)
+                    if any(grade.needs_manual_grade for grade in submitted.grades):
+                        flags.append("manuelle Bewertung nötig")
+                    if penalty:
+                        flags.append("verspätet")
+                except MissingEntry:
+                    pass
+            total = sum(value for value in scores.values() if value != "") - penalty
             rows.append({"id": pid, "nachname": entry.get("nachname", ""), "vorname": entry.get("vorname", ""),
-                         "email": entry.get("email", ""), **scores, "summe": float(total), "max": maximum,
-                         "hinweise": flags, "datei": Path(entry["datei"]).name})
+                         "email": entry.get("email", ""), **scores, "abzug": penalty, "summe": float(max(total, 0.0)),
+                         "max": maximum, "hinweise": flags, "datei": Path(entry["datei"]).name})
     for person in missing:
-        rows.append({"id": person.id, **{k: v for k, v in zip(["nachname", "vorname", "email"],
-                                                              [person.last_name, person.first_name, person.email])},
-                     **{gid: "" for gid in tasks}, "summe": 0.0, "max": maximum, "hinweise": ["fehlt"], "datei": ""})
+        rows.append({"id": person.id, "nachname": person.last_name, "vorname": person.first_name,
+                     "email": person.email, **{gid: "" for gid in tasks}, "abzug": 0.0, "summe": 0.0,
+                     "max": maximum, "hinweise": ["fehlt"], "datei": ""})
     rows.sort(key=lambda row: (row["nachname"].casefold(), row["vorname"].casefold(), row["id"]))
     for row in rows:
         row["hinweise"] = "; ".join(row["hinweise"])

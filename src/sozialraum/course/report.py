@@ -3,7 +3,15 @@ from __future__ import annotations
 
 import csv
 import html
+import io
+import os
+import tempfile
 from pathlib import Path
+
+# Keine Skripte in Rückmeldungen: auch was der Bereinigung entginge, führt der Browser nicht aus.
+CSP = ('<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
+       'style-src \'unsafe-inline\'; font-src data:">')
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 # nbgrader's Feedback-Vorlage ist englisch; diese Beschriftungen werden ersetzt (nur mit eindeutigem Umfeld).
 GERMAN_LABELS = [
@@ -31,6 +39,7 @@ GERMAN_LABELS = [
 def germanize_feedback(path: Path, note: str = "") -> None:
     """Übersetzt die Beschriftungen einer nbgrader-Rückmeldung und setzt einen Hinweis an den Anfang."""
     text = path.read_text(encoding="utf-8")
+    text = text.replace("<head>", "<head>\n" + CSP, 1) if "<head>" in text else CSP + text
     for english, german in GERMAN_LABELS:
         text = text.replace(english, german)
     if note:
@@ -38,39 +47,58 @@ def germanize_feedback(path: Path, note: str = "") -> None:
                f"<b>Hinweis zur Bewertung:</b> {html.escape(note)}</div>")
         text = text.replace('<div id="notebook"', box + '<div id="notebook"', 1) if '<div id="notebook"' in text \
             else text.replace("<body>", "<body>" + box, 1)
-    path.write_text(text, encoding="utf-8")
+    write_atomic(path, text)
+
+
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Schreibt erst in eine Datei daneben und ersetzt dann: nie eine halbe Datei, auch nicht bei vollem Datenträger."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(text.encode("utf-8") if isinstance(text, str) else text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def as_text(value) -> str:
+    """Text, den eine Tabellenkalkulation nie als Formel liest (führendes Apostroph vor = + - @)."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def problem_page(path: Path, assignment: str, name: str, message: str) -> None:
     """Rückmeldung für eine Abgabe, die nicht bewertet werden konnte (z. B. keine gültige Notebook-Datei)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        '<!DOCTYPE html>\n<html lang="de"><head><meta charset="utf-8">'
+    write_atomic(path,
+        '<!DOCTYPE html>\n<html lang="de"><head><meta charset="utf-8">' + CSP +
         f"<title>Rückmeldung {html.escape(assignment)}</title></head>\n<body>\n"
         f"<h1>Rückmeldung zur Übung {html.escape(assignment)}</h1>\n"
         f"<p>{html.escape(f'Hallo {name},' if name else 'Hallo,')}</p>\n"
         f"<p>Ihre Abgabe konnte leider nicht automatisch bewertet werden: {html.escape(message)}</p>\n"
         "<p>Tipp: Öffnen Sie die Übung in JupyterLab, speichern Sie sie (Strg+S) und laden Sie die Datei "
-        "über <i>File → Download</i> erneut herunter. Schicken Sie dann diese Datei.</p>\n</body></html>\n",
-        encoding="utf-8")
+        "über <i>File → Download</i> erneut herunter. Schicken Sie dann diese Datei.</p>\n</body></html>\n")
 
 
 def german_number(value) -> str:
     if value is None or value == "":
         return ""
-    if isinstance(value, float):
-        text = f"{value:.2f}".rstrip("0").rstrip(".")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = f"{float(value):.2f}".rstrip("0").rstrip(".")
         return text.replace(".", ",")
-    return str(value)
+    return as_text(value)
 
 
 def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
     """Tabelle für deutsches Excel: Semikolon, UTF-8 mit BOM, Dezimalkomma."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
-        writer.writerow(header)
-        writer.writerows([[german_number(value) for value in row] for row in rows])
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+    writer.writerow([as_text(name) for name in header])
+    writer.writerows([[german_number(value) for value in row] for row in rows])
+    write_atomic(path, "\ufeff" + handle.getvalue())
 
 
 def write_xlsx(path: Path, header: list[str], rows: list[list], title: str) -> None:
@@ -87,10 +115,15 @@ def write_xlsx(path: Path, header: list[str], rows: list[list], title: str) -> N
         cell.font = Font(bold=True)
     for row in rows:
         sheet.append([None if value == "" else value for value in row])
+    for line in sheet.iter_rows():
+        for cell in line:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # nie eine Formel, auch wenn der Text mit = beginnt
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = sheet.dimensions
     for index, name in enumerate(header, start=1):
         width = max([len(str(name))] + [len(str(row[index - 1])) for row in rows]) + 2
         sheet.column_dimensions[get_column_letter(index)].width = min(width, 60)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    write_atomic(path, buffer.getvalue())

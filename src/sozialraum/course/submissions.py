@@ -44,7 +44,7 @@ class InputError(Exception):
 
 def normalize(text: str) -> str:
     """'Müller-Lüdenscheidt, Jürgen' -> 'mueller_luedenscheidt_juergen' (für Vergleiche und nbgrader-IDs)."""
-    text = text.strip().casefold()
+    text = unicodedata.normalize("NFC", text).strip().casefold()
     for umlaut, replacement in {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}.items():
         text = text.replace(umlaut, replacement)
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
@@ -52,16 +52,16 @@ def normalize(text: str) -> str:
 
 
 def read_roster(path: Path) -> list[Participant]:
-    """Teilnehmendenliste als Excel-CSV (Semikolon; UTF-8 oder Windows-1252): id;nachname;vorname;email."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252")
+    """Teilnehmendenliste als Excel-CSV (Semikolon): id;nachname;vorname;email.
+
+    Kodierungen: UTF-8 (mit/ohne BOM), UTF-16 (mit BOM, Excel „Unicode-Text“), Windows-1252, Mac Roman, cp850;
+    die passende wird an typischen deutschen Zeichen erkannt, sonst bricht der Befehl mit einer Meldung ab.
+    """
+    text = unicodedata.normalize("NFC", decode_roster(path))
     lines = text.splitlines()
     if not lines:
         raise InputError(f"Die Teilnehmendenliste {path} ist leer. Tipp: Kopfzeile id;nachname;vorname;email.")
-    delimiter = ";" if lines[0].count(";") >= lines[0].count(",") else ","
+    delimiter = max([";", ",", "\t"], key=lambda sep: lines[0].count(sep))
     rows = list(csv.DictReader(lines, delimiter=delimiter))
     aliases = {"id": ["id", "kennung", "nutzername", "benutzername", "login"], "last_name": ["nachname", "name"],
                "first_name": ["vorname"], "email": ["email", "e_mail", "mail"]}
@@ -83,22 +83,63 @@ def read_roster(path: Path) -> list[Participant]:
     return participants
 
 
+GERMAN = set("äöüÄÖÜßéèáàçñ")
+SUSPICIOUS = set("ÃÂ¤¦¨´¸¹²³¼½¾×÷þðÞÐ¿¡§¶µ√∫≈≠≤≥∂∑∏πΩ◊ﬁﬂ‡‰ˆ˜¯˘˙˚˛ˇ─│┌┐└┘├┤┬┴┼═║╔╗╚╝░▒▓█")
+
+
+def decode_roster(path: Path) -> str:
+    raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    best, best_score = None, None
+    for encoding in ("cp1252", "mac_roman", "cp850"):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        score = sum(ch in GERMAN for ch in text) - 3 * sum(ch in SUSPICIOUS or (ord(ch) < 32 and ch not in "\r\n\t")
+                                                           for ch in text)
+        if best_score is None or score > best_score:
+            best, best_score = text, score
+    if best is None or best_score < 0:
+        raise InputError(f"Die Kodierung der Teilnehmendenliste {path} ist nicht erkennbar. Tipp: in Excel "
+                         "„Speichern unter“ → „CSV UTF-8 (durch Trennzeichen getrennt)“ wählen.")
+    return best
+
+
+@dataclass
+class Collected:
+    """Ergebnis des Einsammelns: Abgaben und über jede Eingabedatei ein Satz (bewertet oder warum nicht)."""
+
+    submissions: list[Submission]
+    skipped: list[tuple[str, str]]  # (Datei, Grund), nicht bewertet
+    listing: list[list[str]]  # [Datei, Ergebnis] für jede Datei der Eingabe
+
+
 def collect(source: Path | None, course: Path, assignment: str, roster: list[Participant] | None,
-            scratch: Path) -> list[Submission]:
+            scratch: Path) -> Collected:
     """Findet alle Abgaben und ordnet sie zu; mit Liste erscheinen auch fehlende Abgaben (Flag 'fehlt').
 
-    ``source`` None: nbgrader-Austausch (``submitted/`` des Kurses nach ``nbgrader collect``).
+    ``source`` None: nbgrader-Austausch (``submitted/`` des Kurses nach ``nbgrader collect``). Jede Datei der
+    Eingabe wird bewertet oder mit Grund genannt; ZIP-Dateien (auch verschachtelte) werden entpackt.
     """
+    skipped: list[tuple[str, str]] = []
     if source is None:
         candidates = _from_exchange(course / "submitted", assignment)
     elif source.is_file() and zipfile.is_zipfile(source):
-        candidates = _from_folder(_unzip(source, scratch), assignment)
+        candidates = _from_folder(_unzip(source, scratch / "zip", source.name), scratch, skipped, source.name)
     elif source.is_dir():
-        candidates = _from_folder(source, assignment)
+        candidates = _from_folder(source, scratch, skipped, "")
     else:
         raise InputError(f"Eingabe {source} nicht gefunden (oder weder Ordner noch ZIP-Datei). "
                          "Tipp: den Ordner mit den heruntergeladenen Notebooks oder die ZIP-Datei angeben.")
-    return _assign(candidates, assignment, roster)
+    submissions, listing = _assign(candidates, assignment, roster)
+    listing += [[name, f"nicht bewertet: {reason}"] for name, reason in skipped]
+    return Collected(submissions, skipped, sorted(listing))
 
 
 @dataclass
@@ -108,6 +149,7 @@ class _Candidate:
     modified: datetime
     alone: bool = False  # einziges Notebook in seinem Ordner (dann ist es wohl ein Ordner je Person)
     trusted_id: bool = False  # aus dem nbgrader-Austausch: der Ordnername ist die ID
+    shown: str = ""  # Name in Meldungen (Pfad in der Eingabe)
 
 
 def _from_exchange(submitted: Path, assignment: str) -> list[_Candidate]:
@@ -119,34 +161,64 @@ def _from_exchange(submitted: Path, assignment: str) -> list[_Candidate]:
         for notebook in sorted((folder / assignment).glob("*.ipynb")):
             stamp = folder / assignment / "timestamp.txt"
             modified = _read_timestamp(stamp) or datetime.fromtimestamp(notebook.stat().st_mtime)
-            found.append(_Candidate(notebook, folder.name, modified, trusted_id=True))
+            found.append(_Candidate(notebook, folder.name, modified, trusted_id=True,
+                                    shown=f"{folder.name}/{assignment}/{notebook.name}"))
     return found
 
 
-def _from_folder(folder: Path, assignment: str) -> list[_Candidate]:
-    notebooks = [p for p in sorted(folder.rglob("*.ipynb"))
-                 if not any(part.startswith((".", "__MACOSX")) for part in p.relative_to(folder).parts)]
+def _looks_like_notebook(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096).decode("utf-8-sig", errors="ignore")
+    except OSError:
+        return False
+    return head.lstrip().startswith("{") and ('"cells"' in head or '"nbformat"' in head)
+
+
+def _from_folder(folder: Path, scratch: Path, skipped: list, prefix: str, depth: int = 0) -> list[_Candidate]:
+    """Notebooks in ``folder`` (auch in ZIP-Dateien darin); alles andere kommt mit Grund nach ``skipped``."""
+    notebooks: list[tuple[Path, str]] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder)
+        shown = unicodedata.normalize("NFC", "/".join(filter(None, [prefix, *relative.parts])))
+        name = path.name.lower()
+        if any(part.startswith((".", "__MACOSX")) for part in relative.parts) or name in ("thumbs.db",):
+            skipped.append((shown, "versteckte Datei oder Sicherungskopie (z. B. .ipynb_checkpoints), ignoriert"))
+        elif zipfile.is_zipfile(path) and depth < 3:
+            inner = _unzip(path, scratch / f"zip{depth + 1}-{len(notebooks)}-{path.stem}", shown)
+            notebooks += [(c.path, c.shown) for c in _from_folder(inner, scratch, skipped, shown, depth + 1)]
+        elif name.endswith(".ipynb"):
+            notebooks.append((path, shown))
+        elif name.endswith((".ipynb.txt", ".ipynb.json", ".json", ".txt")) and _looks_like_notebook(path):
+            notebooks.append((path, shown))
+        else:
+            kind = path.suffix or "ohne Endung"
+            skipped.append((shown, f"keine Notebook-Datei ({kind}); Tipp: in JupyterLab „Download“ als .ipynb"))
     per_folder: dict[Path, int] = {}
-    for notebook in notebooks:  # .ipynb_checkpoints, versteckte Dateien und Mac-Reste sind schon weg
+    for notebook, _ in notebooks:
         per_folder[notebook.parent] = per_folder.get(notebook.parent, 0) + 1
     return [_Candidate(notebook, notebook.parent.name if notebook.parent != folder else "",
-                       datetime.fromtimestamp(notebook.stat().st_mtime), alone=per_folder[notebook.parent] == 1)
-            for notebook in notebooks]
+                       datetime.fromtimestamp(notebook.stat().st_mtime), alone=per_folder[notebook.parent] == 1,
+                       shown=shown) for notebook, shown in notebooks]
 
 
-def _unzip(archive: Path, target: Path) -> Path:
-    """Entpackt nur .ipynb-Dateien, ohne Pfade außerhalb des Ziels, mit Größengrenze; Zeitstempel bleiben."""
-    target = target / "zip"
+def _unzip(archive: Path, target: Path, shown: str) -> Path:
+    """Entpackt alles ohne Pfade außerhalb des Ziels, mit Größengrenze; Namen in NFC; Zeitstempel bleiben."""
     target.mkdir(parents=True, exist_ok=True)
     total = 0
-    with zipfile.ZipFile(archive) as zipped:
+    try:
+        zipped = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise InputError(f"Die ZIP-Datei {shown} lässt sich nicht öffnen ({error}).") from error
+    with zipped:
         for info in zipped.infolist():
-            parts = [p for p in Path(info.filename).parts if p not in ("", ".", "..", "/")]
-            if info.is_dir() or not parts or not parts[-1].endswith(".ipynb"):
+            name = unicodedata.normalize("NFC", info.filename)
+            parts = [p for p in Path(name).parts if p not in ("", ".", "..", "/")]
+            if info.is_dir() or not parts:
                 continue
             total += info.file_size
             if total > MAX_ZIP_BYTES:
-                raise InputError(f"Die ZIP-Datei {archive} ist entpackt größer als {MAX_ZIP_BYTES // 2**20} MB. "
+                raise InputError(f"Die ZIP-Datei {shown} ist entpackt größer als {MAX_ZIP_BYTES // 2**20} MB. "
                                  "Tipp: nur die Notebooks einpacken.")
             destination = target.joinpath(*parts)
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -157,10 +229,24 @@ def _unzip(archive: Path, target: Path) -> Path:
     return target
 
 
-def _assign(candidates: list[_Candidate], assignment: str, roster: list[Participant] | None) -> list[Submission]:
+COPY_SUFFIX = re.compile(r"(\s*[-_ ]\s*(copy|kopie)\d*|\s*\(\d+\)|\s*-\s*kopie(\s*\(\d+\))?)+$", re.IGNORECASE)
+COPY_PREFIX = re.compile(r"^(kopie von|copy of)\s+", re.IGNORECASE)
+
+
+def base_stem(name: str) -> str:
+    """Dateiname ohne Endungen und ohne Kopie-Zusätze: '00_start-Copy1.ipynb' -> '00_start'."""
+    stem = unicodedata.normalize("NFC", name)
+    for ending in (".txt", ".json", ".ipynb"):
+        if stem.lower().endswith(ending):
+            stem = stem[: -len(ending)]
+    return COPY_PREFIX.sub("", COPY_SUFFIX.sub("", stem))
+
+
+def _assign(candidates: list[_Candidate], assignment: str,
+            roster: list[Participant] | None) -> tuple[list[Submission], list[list[str]]]:
     by_key: dict[str, Participant] = {}
     for person in roster or []:
-        for key in _keys(person):
+        for key in person_keys(person):
             by_key.setdefault(key, person)
     grouped: dict[str, list[tuple[_Candidate, Participant, list[str]]]] = {}
     for candidate in candidates:
@@ -172,16 +258,19 @@ def _assign(candidates: list[_Candidate], assignment: str, roster: list[Particip
                 flags.append("unbekannt")
         grouped.setdefault(person.id, []).append((candidate, person, flags))
 
-    submissions = []
+    submissions, listing = [], []
     for entries in grouped.values():
         entries.sort(key=lambda entry: entry[0].modified)
         candidate, person, flags = entries[-1]  # die neueste Abgabe gilt
         if len(entries) > 1:
             flags = flags + [f"doppelte Abgabe ({len(entries)} Dateien, neueste gilt: {candidate.path.name})"]
         submissions.append(Submission(person, candidate.path, candidate.modified, flags, sha256(candidate.path)))
+        listing.append([candidate.shown, f"bewertet als {person.id}"])
+        listing += [[older.shown, f"nicht bewertet: ältere Abgabe von {person.id} (es gilt {candidate.shown})"]
+                    for older, _, _ in entries[:-1]]
     present = {s.participant.id for s in submissions}
     submissions += [Submission(person, None, flags=["fehlt"]) for person in roster or [] if person.id not in present]
-    return sorted(submissions, key=lambda s: (s.participant.last_name.casefold(), s.participant.id))
+    return sorted(submissions, key=lambda s: (s.participant.last_name.casefold(), s.participant.id)), listing
 
 
 def _label(candidate: _Candidate, assignment: str) -> tuple[str, list[str]]:
@@ -189,7 +278,7 @@ def _label(candidate: _Candidate, assignment: str) -> tuple[str, list[str]]:
     if candidate.trusted_id:
         return candidate.folder, []
     token = rf"(^|_){re.escape(normalize(assignment))}(?=_|$)"  # der Aufgabenname als eigenes Wort
-    stem = normalize(re.sub(r"\s*\(\d+\)$", "", candidate.path.stem))  # "Datei (1)" aus Downloads
+    stem = normalize(base_stem(candidate.path.name))  # "Datei (1)", "-Copy1", "Kopie" aus Downloads
     folder = normalize(re.sub(token, "_", normalize(candidate.folder)))
     if re.search(token, stem):
         return normalize(re.sub(token, "_", stem)) or folder, []
@@ -204,7 +293,7 @@ def _by_prefix(label: str, by_key: dict[str, Participant]) -> Participant | None
     return next(iter(matches.values())) if len(matches) == 1 else None
 
 
-def _keys(person: Participant) -> list[str]:
+def person_keys(person: Participant) -> list[str]:
     keys = [person.id, normalize(f"{person.last_name}_{person.first_name}"),
             normalize(f"{person.first_name}_{person.last_name}")]
     if person.email:
@@ -214,21 +303,6 @@ def _keys(person: Participant) -> list[str]:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def import_submission(submission: Submission, course: Path, assignment: str, notebook_name: str) -> Path:
-    """Kopiert die Abgabe nach submitted/<id>/<aufgabe>/<notebook> (Original bleibt unverändert)."""
-    folder = course / "submitted" / submission.participant.id / assignment
-    target = folder / notebook_name
-    if submission.path.resolve() != target.resolve():
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("*.ipynb"):
-            old.unlink()
-        shutil.copyfile(submission.path, target)
-    stamp = folder / "timestamp.txt"
-    if not stamp.exists() or submission.path.resolve() != target.resolve():
-        stamp.write_text(submission.modified.strftime(TIMESTAMP_FORMAT), encoding="utf-8")
-    return target
 
 
 def _read_timestamp(path: Path) -> datetime | None:
