@@ -36,7 +36,12 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import pyarrow
 import pyarrow.parquet as pq
+
+# Der Speicherpool des Systems statt pyarrows eigenem: der eigene behält nach dem Lesen rund 40 MB je Kernel,
+# das zählt bei Binders Speichergrenze.
+pyarrow.set_memory_pool(pyarrow.system_memory_pool())
 
 ENV_VAR = "SOZIALRAUM_DATEN"
 GPKG = "stadt.gpkg"
