@@ -62,7 +62,11 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     ensure_environment()
-    return subprocess.run(commands[argv[0]] + argv[1:], cwd=ROOT).returncode
+    command = commands[argv[0]]
+    if argv[0] != "test" and hasattr(os, "geteuid") and os.geteuid() == 0:
+        # Jupyter verweigert sonst den Start als root (z. B. in einem Container oder auf einem Kursserver).
+        command.append("--ServerApp.allow_root=True")
+    return subprocess.run(command + argv[1:], cwd=ROOT).returncode
 
 
 if __name__ == "__main__":
