@@ -57,11 +57,12 @@ expect.set_options(timeout=TIMEOUT_MS)
 EXERCISE = "exercises/03_karten/03_karten.ipynb"
 LEARNER_MAP = """\
 import folium
+from sozialraum.formatting import format_percent
 
-web = senioren[["bezirk_id", "name", "grusi_quote", "geometry"]].copy()  # nur Quoten, keine kleinen Anzahlen
+web = senioren[["bezirk_id", "name", "grusi_veroeffentlicht", "geometry"]].copy()  # nur geschützte Quoten
 web["geometry"] = web.simplify(20)
 web = web.to_crs("EPSG:4326")
-web["quote_text"] = web["grusi_quote"].map(lambda quote: f"{quote:.1f} %".replace(".", ","))
+web["quote_text"] = web["grusi_veroeffentlicht"].map(format_percent)
 meine_karte = folium.Map(tiles=None)
 folium.GeoJson(
     web, name="Grundsicherung im Alter",
