@@ -142,11 +142,12 @@ class Jail:
         for name in ETC_FILES:
             if (Path("/etc") / name).exists():
                 args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-        for path in _covering(self.readable):
-            args += _parents(path) + ["--ro-bind", str(path), str(path)]
         args += ["--proc", "/proc", "--dev", "/dev"]
         for target, size in (("/dev/shm", 64), ("/tmp", self.limits.tmp_mb), ("/run", 1)):
             args += ["--perms", "1777", "--size", str(size * 2**20), "--tmpfs", target]
+        # nach den tmpfs: liegt der Kurs selbst unter /tmp (etwa ein frischer Klon in CI), bleibt er so sichtbar
+        for path in _covering(self.readable):
+            args += _parents(path) + ["--ro-bind", str(path), str(path)]
         args += _parents(self.workdir) + ["--bind", str(self.workdir), str(self.workdir), "--chdir", "/tmp"]
         return args
 
