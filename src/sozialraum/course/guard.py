@@ -63,6 +63,8 @@ def _sozialraum_pruefung_einrichten(watched, classes):
             code = _getattr(_getattr(type(obj), "__call__", None), "__code__", None)
         return code is not None and not code.co_filename.startswith(trusted)
     user_ns = shell.user_ns
+    # was IPython selbst im Namensraum vorgibt (z. B. sein eigenes ``open``), gilt als Original
+    orig_names = {k: user_ns[k] for k in orig_builtins if k in user_ns}
     # von IPython/ipykernel je Ausführung neu gesetzt
     volatile = {"_", "__", "___", "input", "get_ipython", "display", "exit", "quit", "getpass"}
 
@@ -76,7 +78,7 @@ def _sozialraum_pruefung_einrichten(watched, classes):
         for key in names + ["__import__", "__builtins__", "__build_class__"]:
             if key in volatile:
                 continue
-            if key in user_ns and key in orig_builtins and user_ns[key] is not orig_builtins[key]:
+            if key in user_ns and key in orig_builtins and user_ns[key] is not orig_names.get(key, orig_builtins[key]):
                 if not (key == "__builtins__" and user_ns[key] in (builtins, builtins.__dict__)):
                     problems.append("Name " + key + " verdeckt")
         for name, (module, members, codes) in modules.items():
