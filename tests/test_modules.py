@@ -113,8 +113,8 @@ def test_notebook_is_stored_without_outputs(path):
     ]
     assert not dirty, (
         f"{path.name}: Zellen {dirty} enthalten Ausgaben oder Ausführungszähler. "
-        "Bitte vor dem Speichern 'Edit › Clear Outputs of All Cells' wählen (oder "
-        "`jupyter nbconvert --clear-output --inplace` ausführen)."
+        "Bitte vor dem Speichern 'Bearbeiten › Clear Outputs of All Cells' wählen (der Menüpunkt ist im deutschen "
+        "Sprachpaket nicht übersetzt) oder `jupyter nbconvert --clear-output --inplace` ausführen."
     )
 
 
