@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from sozialraum.synth import geography, population, raw
+from sozialraum.synth import geography, population, projection_inputs, raw
 
 DEFAULT_SEED = 2024
 PARQUET_MIN_ROWS = 50_000
@@ -36,7 +36,9 @@ def generate(seed: int, out_dir: Path, log=print) -> None:
     log(f"  {len(geo)} Layer  ({time.perf_counter() - start:.1f} s)")
 
     log("Erzeuge Bevölkerung, Melderegister und Tabellen ...")
-    tables = population.build(geo, np.random.default_rng(pop_ss))  # bemisst auch Kitas und Grundschulen
+    moves = {}  # Wanderungen nach Alter, Grundlage der Prognoseraten
+    tables = population.build(geo, np.random.default_rng(pop_ss), moves)  # bemisst auch Kitas und Grundschulen
+    tables.update(projection_inputs.build(tables["bevoelkerung_alter"], moves))
     write_geopackage(geo, out_dir / GPKG_NAME)
     log(f"  {GPKG_NAME}: {len(geo)} Layer")
     for name, frame in tables.items():

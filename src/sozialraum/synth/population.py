@@ -51,9 +51,9 @@ def district_design(geo, rng, gu_bezirk):
     return design
 
 
-def build(geo, rng):
+def build(geo, rng, moves=None):
     """Register 2024, district tables 2015-2024, Grundschulen, Schuleingangsuntersuchung and the programme
-    (dict name -> DataFrame).
+    (dict name -> DataFrame).  ``moves``: see `series.build_tables` (age-specific flows, filled if given).
 
     Sizes the Kitas and Grundschulen to the population: ``geo["einrichtungen"]`` is replaced by the layer with
     the capacities of `supply.size_facilities`.
@@ -67,7 +67,7 @@ def build(geo, rng):
     gu_start = int(gu["eroeffnung_jahr"]) if pd.notna(gu.get("eroeffnung_jahr")) else 2015
     reg = register.build_register(design, rng, str(gu["bezirk_id"]), gu_persons)
     geo["einrichtungen"] = ein = supply.size_facilities(geo, design, reg, rng)
-    tables = series.build_tables(reg, design, ein, gu_start, rng)
+    tables = series.build_tables(reg, design, ein, gu_start, rng, moves)
     foerderung = programme.select(tables, geo["stadtteile"])
     pieces = supply.pieces(geo)
     funded = set(foerderung.loc[foerderung["gefoerdert"], "stadtteil_id"])

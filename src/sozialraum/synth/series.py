@@ -51,7 +51,7 @@ MOBILITAET = 0.35 + 2.2 * np.exp(-(((AGE - 26) / 7.5) ** 2)) + 0.35 * np.exp(-AG
 FLUCHT_ALTER = np.exp(-(((AGE - 24) / 10) ** 2)) + 0.45 * (AGE < 16)
 
 
-def _mortality(dep):
+def mortality(dep):
     """Death probabilities (unit, sex, age); sex 0 = m, 1 = w; higher where deprivation is high."""
     q = np.vstack([np.exp(-10.2 + 0.094 * AGE), np.exp(-10.8 + 0.097 * AGE)])
     q[:, 0] = 0.0035
@@ -69,7 +69,7 @@ def _project_back(p24, design, rng):
     """Stocks P[year] (unit, sex, age) and flows per year for the regular population."""
     dep = design["armut"].to_numpy()
     centre = design["zentralitaet"].to_numpy()
-    q = _mortality(dep)
+    q = mortality(dep)
     mob = np.exp(0.35 * design["mobilitaet"].to_numpy())
     mob[np.argmax(centre)] *= 2.0  # inner-city district with the highest fluctuation
     exposure = np.exp(0.5 * dep + 0.5 * design["migration"].to_numpy() + 0.5 * centre)
@@ -281,6 +281,21 @@ def _flow_rows(flows, gu_flows, n):
     return out
 
 
+def _district_flows(flows, gu_flows, host):
+    """Flows per year as arrays (district, sex, age); births get the age axis too (all at age 0)."""
+    out = {}
+    for j, year in flows.items():
+        out[j] = {}
+        for col in FLOW_COLUMNS:
+            f = np.array(year[col], copy=True)
+            if f.ndim == 2:
+                f = np.concatenate([f[:, :, None], np.zeros(f.shape + (N_AGE - 1,), dtype=f.dtype)], axis=2)
+            if col in gu_flows[j]:
+                f[host] += gu_flows[j][col]
+            out[j][col] = f
+    return out
+
+
 def _kita_places(ein, bezirk_ids):
     """Kita places per district (location) and year: Kitas opened in or before the year."""
     kitas = ein.loc[ein["art"] == "Kita"]
@@ -301,8 +316,13 @@ def _merge_gu(arr, host):
     return arr[:-1]
 
 
-def build_tables(reg, design, ein, gu_start, rng):
-    """All district tables 2015-2024 as a dict name -> DataFrame (rows sorted by bezirk_id, jahr)."""
+def build_tables(reg, design, ein, gu_start, rng, moves=None):
+    """All district tables 2015-2024 as a dict name -> DataFrame (rows sorted by bezirk_id, jahr).
+
+    ``moves``: if a dict is given, it receives the age-specific flows behind the table ``bewegungen``:
+    ``moves[jahr][flow]`` is an array (statistischer Bezirk in ``design`` order, sex, age), the GU included in
+    its district (the basis of the projection inputs, `projection_inputs`).
+    """
     n = len(design)
     unit = _register_units(reg, design)
     host = int(np.flatnonzero(design.index == reg.loc[reg["gemeinschaftsunterkunft"], "bezirk_id"].iloc[0])[0])
@@ -313,6 +333,8 @@ def build_tables(reg, design, ein, gu_start, rng):
     stocks, flows = _project_back(p24[:n], design, rng)
     gu_stocks = _gu_stocks(p24[n], gu_start, rng)
     gu_flows = _gu_flows(gu_stocks, gu_start)
+    if moves is not None:
+        moves.update(_district_flows(flows, gu_flows, host))
     places = _kita_places(ein, design.index)
     teil = pd.Series(design.index.str[:4]).to_numpy()
     teil = np.append(teil, teil[host])  # the GU shares its Stadtteil's ups and downs
