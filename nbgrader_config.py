@@ -3,11 +3,8 @@
 Quelle (mit Lösungen und verborgenen Tests): solutions/; Ausgabe für Teilnehmende: exercises/ (erzeugt mit
 ``python -m sozialraum.course build``). Die Bewertungsdatenbank gradebook.db wird nicht eingecheckt.
 """
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import GetGrades
-
 from sozialraum.course.autograde import kit_preprocessors
-from sozialraum.course.feedback import HideHiddenTests
+from sozialraum.course.feedback import feedback_config
 
 c = get_config()  # noqa: F821 (von nbgrader bereitgestellt)
 
@@ -48,8 +45,9 @@ c.ClearHiddenTests.enforce_metadata = True
 c.ClearSolutions.code_stub = {"python": "# IHR CODE HIER\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "IHRE ANTWORT HIER"
 
-# Feedback zeigt weder verborgene Tests noch Tracebacks aus Testzellen.
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+# Rückmeldungen (generate_feedback, auch im Formgrader): deutsche Vorlage mit Aufgabennamen, ohne verborgene Tests,
+# Fehlermeldungen ohne Pfade dieses Rechners.
+feedback_config(c)
 
 # Validate-Knopf: deutsche Meldungen.
 c.Validator.changed_warning = (

@@ -25,6 +25,7 @@ from sozialraum.course import autograde, report, sandbox
 from sozialraum.course.nbconfig import course_config, ensure_tools_on_path, find_course_root
 from sozialraum.course.submissions import (TIMESTAMP_FORMAT, InputError, Participant, Submission, collect,
                                            read_roster)
+from sozialraum.course.tasks import Part, graded_parts
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STATUS_FLAGS = {"timeout": "Zeitüberschreitung", "crash": "Absturz", "memory": "Speicherlimit",
@@ -232,16 +233,12 @@ def _grade_locked(course, assignment, notebook, source, roster, workers, limits,
 
 
 def _grading_config(course: Path, staging: Path, limits: sandbox.Limits):
-    """Konfiguration des Kurses + Bewertung aus dem temporären Eingang + Feedback ohne verborgene Tests."""
-    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-    from nbgrader.preprocessors import GetGrades
-
-    from sozialraum.course.feedback import HideHiddenTests
+    """Konfiguration des Kurses + Bewertung aus dem temporären Eingang + deutsche Rückmeldung."""
+    from sozialraum.course.feedback import feedback_config
 
     loaded = course_config(course) if (course / "nbgrader_config.py").exists() else {}
     config = autograde.grading_config(loaded, course, limits=limits, submitted=staging)
-    config.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
-    config.HTMLExporter.template_name = "feedback"
+    feedback_config(config)
     config.HTMLExporter.sanitize_html = True
     return config
 
@@ -367,12 +364,15 @@ def _flags(entry: dict) -> list[str]:
 
 
 def _feedback(config, course: Path, assignment: str, notebook: Path, manifest: dict, regenerate: set[str]) -> None:
-    """HTML-Rückmeldung je Person: nbgrader generate_feedback (ohne verborgene Tests), deutsch, ohne Skripte.
+    """HTML-Rückmeldung je Person: nbgrader generate_feedback mit der deutschen Vorlage, ohne verborgene Tests.
 
+    Neu erzeugt wird für ``regenerate`` (unverändert übernommene Abgaben: Handbewertungen können neu sein) und für
+    jede Abgabe mit Hinweis zur Bewertung; die übrigen hat der Arbeitsprozess gleich nach dem Bewerten erzeugt.
     Ein Fehler betrifft nur die Rückmeldung dieser Person (Hinweis in der Tabelle).
     """
     from nbgrader.converters import GenerateFeedback
     from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
 
     for pid, entry in manifest.items():
         page = course / "feedback" / pid / assignment / f"{notebook.stem}.html"
@@ -381,67 +381,117 @@ def _feedback(config, course: Path, assignment: str, notebook: Path, manifest: d
             if entry["status"] == "invalid":
                 report.problem_page(page, assignment, name, entry["meldung"])
                 continue
-            if pid in regenerate and (course / "autograded" / pid / assignment / notebook.name).exists():
-                coursedir = CourseDirectory(config=config)
+            note = _feedback_note(entry)
+            if (pid in regenerate or note) and (course / "autograded" / pid / assignment / notebook.name).exists():
+                local = Config()
+                local.merge(config)
+                local.GermanFeedback.note = note
+                coursedir = CourseDirectory(config=local)
                 coursedir.assignment_id, coursedir.student_id = assignment, pid
-                GenerateFeedback(coursedir=coursedir, config=config).start()
-            if page.exists():
-                note = entry["meldung"]
-                if entry.get("testzellen"):
-                    note += " Testzellen wurden verändert oder gelöscht; bewertet wurde mit den ursprünglichen Tests."
-                if entry.get("manipulation"):
-                    note += (" Die Testumgebung wurde verändert; betroffene Tests zählen nicht, die Lehrenden "
-                             "prüfen die Abgabe von Hand.")
-                report.germanize_feedback(page, note.strip())
+                GenerateFeedback(coursedir=coursedir, config=local).start()
         except Exception as error:  # noqa: BLE001 - eine kaputte Rückmeldung darf den Lauf nicht beenden
             entry["feedback_fehler"] = f"{type(error).__name__}: {error}"[:300]
 
 
+def _feedback_note(entry: dict) -> str:
+    """Hinweis zur Bewertung oben in der Rückmeldung (leer, wenn alles gewöhnlich lief)."""
+    note = entry["meldung"] if entry["status"] != "ok" else ""
+    if entry.get("testzellen"):
+        note += " Testzellen wurden verändert oder gelöscht; bewertet wurde mit den ursprünglichen Tests."
+    if entry.get("manipulation"):
+        note += (" Die Testumgebung wurde verändert; betroffene Tests zählen nicht, die Lehrenden "
+                 "prüfen die Abgabe von Hand.")
+    return note.strip()
+
+
+BLANK_FLAG = "leer / unbearbeitet"
+PENDING = "von Hand zu bewerten"
+REVIEW_FLAG = "Handbewertung prüfen (Abgabe neu bewertet)"
+
+
+def _columns(notebook: Path) -> list[tuple[str, Part]]:
+    """(Spaltenname, Teil) je bewertetem Teil: der Name der Aufgabe aus dem Notebook, eindeutig."""
+    import nbformat
+
+    columns, seen = [], set()
+    for part in graded_parts(nbformat.read(notebook, as_version=4)):
+        title = part.title + (" (von Hand)" if part.manual else "")
+        name, number = title, 2
+        while name in seen or name in FIXED_COLUMNS:
+            name, number = f"{title} ({number})", number + 1
+        seen.add(name)
+        columns.append((name, part))
+    return columns
+
+
+FIXED_COLUMNS = ("id", "nachname", "vorname", "email", "abzug", "summe", "max", "hinweise", "datei")
+
+
 def _table(config, assignment: str, notebook: Path, manifest: dict,
            missing: list[Participant]) -> tuple[list[str], list[dict]]:
-    """Eine Zeile je Person aus dem Kurs-Gradebook: Punkte je Aufgabe (auch Handbewertung), Summe, Hinweise."""
+    """Eine Zeile je Person aus dem Kurs-Gradebook: Punkte je Aufgabe (auch Handbewertung), Summe, Hinweise.
+
+    Eine Textantwort ohne Punkte steht als „von Hand zu bewerten“ da; eine unveränderte Antwort hat nbgrader's
+    automatische 0. Eine Abgabe, in der keine Antwortzelle verändert wurde, heißt „leer / unbearbeitet“.
+    """
     from nbgrader.api import Gradebook, MissingEntry
     from sqlalchemy.exc import SAWarning
 
     warnings.simplefilter("ignore", SAWarning)
-    auto_max, manual_max = autograde.grade_cells(notebook)
-    tasks = [*auto_max, *manual_max]
-    maximum = float(sum(auto_max.values()) + sum(manual_max.values()))
-    header = ["id", "nachname", "vorname", "email", *tasks, "abzug", "summe", "max", "hinweise", "datei"]
+    columns = _columns(notebook)
+    maximum = float(sum(part.points for _, part in columns))
+    header = ["id", "nachname", "vorname", "email", *(name for name, _ in columns), "abzug", "summe", "max",
+              "hinweise", "datei"]
     rows = []
     with Gradebook(_db_url(config)) as gradebook:
         for pid, entry in manifest.items():
             flags = _flags(entry)
-            scores: dict[str, float | str] = {gid: 0.0 for gid in auto_max}
-            scores.update({gid: "" for gid in manual_max})
+            scores: dict[str, float | str] = {name: ("" if part.manual else 0.0) for name, part in columns}
             penalty = 0.0
             if entry["status"] != "invalid":
                 try:
                     submitted = gradebook.find_submission_notebook(notebook.stem, assignment, pid)
-                    for grade in submitted.grades:
-                        if grade.name in auto_max:
-                            scores[grade.name] = min(float(grade.score or 0.0), auto_max[grade.name])
-                        elif grade.name in manual_max and not grade.needs_manual_grade and grade.score is not None:
-                            scores[grade.name] = float(grade.score)
+                except MissingEntry:
+                    submitted = None
+                if submitted is not None:
+                    grades = {grade.name: grade for grade in submitted.grades}
+                    for name, part in columns:
+                        scores[name] = _part_score(part, grades)
                     penalty = float(submitted.late_submission_penalty or 0.0)
-                    if any(grade.needs_manual_grade for grade in submitted.grades):
-                        flags.append("manuelle Bewertung nötig")
+                    if submitted.comments and all(c.auto_comment == report.NO_RESPONSE for c in submitted.comments):
+                        flags.append(BLANK_FLAG)
+                    elif PENDING in scores.values():
+                        flags.append(PENDING)
+                    if any(g.needs_manual_grade and g.manual_score is not None for g in grades.values()):
+                        flags.append(REVIEW_FLAG)
                     if penalty:
                         flags.append("verspätet")
-                except MissingEntry:
-                    pass
-            total = sum(value for value in scores.values() if value != "") - penalty
+            total = sum(value for value in scores.values() if not isinstance(value, str)) - penalty
             rows.append({"id": pid, "nachname": entry.get("nachname", ""), "vorname": entry.get("vorname", ""),
-                         "email": entry.get("email", ""), **scores, "abzug": penalty, "summe": float(max(total, 0.0)),
-                         "max": maximum, "hinweise": flags, "datei": Path(entry["datei"]).name})
+                         "email": entry.get("email", ""), **scores, "abzug": penalty,
+                         "summe": round(float(max(total, 0.0)), 2), "max": maximum, "hinweise": flags,
+                         "datei": Path(entry["datei"]).name})
     for person in missing:
         rows.append({"id": person.id, "nachname": person.last_name, "vorname": person.first_name,
-                     "email": person.email, **{gid: "" for gid in tasks}, "abzug": 0.0, "summe": 0.0,
+                     "email": person.email, **{name: "" for name, _ in columns}, "abzug": 0.0, "summe": 0.0,
                      "max": maximum, "hinweise": ["fehlt"], "datei": ""})
     rows.sort(key=lambda row: (row["nachname"].casefold(), row["vorname"].casefold(), row["id"]))
     for row in rows:
         row["hinweise"] = "; ".join(row["hinweise"])
     return header, rows
+
+
+def _part_score(part: Part, grades: dict) -> float | str:
+    """Punkte eines Teils nach nbgrader (Handbewertung vor automatischer); noch ohne Punkte: „von Hand zu bewerten“."""
+    total = 0.0
+    for grade_id in part.grade_ids:
+        grade = grades.get(grade_id)
+        if grade is None:
+            continue
+        if grade.manual_score is None and grade.auto_score is None:
+            return PENDING
+        total += float(grade.score)
+    return round(total, 2)
 
 
 def _summary_row(row: dict) -> dict:

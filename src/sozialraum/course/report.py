@@ -11,44 +11,8 @@ from pathlib import Path
 # Keine Skripte in Rückmeldungen: auch was der Bereinigung entginge, führt der Browser nicht aus.
 CSP = ('<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
        'style-src \'unsafe-inline\'; font-src data:">')
+NO_RESPONSE = "No response."  # nbgrader's automatischer Kommentar zu einer unveränderten Antwortzelle
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-# nbgrader's Feedback-Vorlage ist englisch; diese Beschriftungen werden ersetzt (nur mit eindeutigem Umfeld).
-GERMAN_LABELS = [
-    ("(Score: ", "(Punkte: "),
-    (">Test cell</a>", ">Testzelle</a>"),
-    (">Coding free-response</a>", ">Programmieraufgabe (von Hand bewertet)</a>"),
-    (">Written response</a>", ">Textantwort</a>"),
-    (">Task</a>", ">Aufgabe</a>"),
-    (">Comment</a>", ">Kommentar</a>"),
-    ("Late submission penalty", "Abzug wegen verspäteter Abgabe"),
-    ("      Score: ", "      Punkte: "),
-    (">(Top)</a>", ">(nach oben)</a>"),
-    ('<span class="nbgrader-label">Student\'s answer</span>', '<span class="nbgrader-label">Ihre Antwort</span>'),
-    ('<span class="nbgrader-label">Student&#39;s answer</span>', '<span class="nbgrader-label">Ihre Antwort</span>'),
-    ('<span class="nbgrader-label">Student\'s task</span>', '<span class="nbgrader-label">Ihre Aufgabe</span>'),
-    ('<span class="nbgrader-label">Student&#39;s task</span>', '<span class="nbgrader-label">Ihre Aufgabe</span>'),
-    ('<span class="nbgrader-label">Grade cell: ', '<span class="nbgrader-label">Bewertete Zelle: '),
-    ('<span class="nbgrader-label">Task: ', '<span class="nbgrader-label">Aufgabe: '),
-    ("<b>Comments:</b>", "<b>Kommentar:</b>"),
-    ("No response.", "Keine Antwort."),
-    ('<html lang="en">', '<html lang="de">'),
-]
-
-
-def germanize_feedback(path: Path, note: str = "") -> None:
-    """Übersetzt die Beschriftungen einer nbgrader-Rückmeldung und setzt einen Hinweis an den Anfang."""
-    text = path.read_text(encoding="utf-8")
-    text = text.replace("<head>", "<head>\n" + CSP, 1) if "<head>" in text else CSP + text
-    for english, german in GERMAN_LABELS:
-        text = text.replace(english, german)
-    if note:
-        box = ('<div style="border:2px solid #b35900;padding:0.6em;margin:1em 0;background:#fff4e5">'
-               f"<b>Hinweis zur Bewertung:</b> {html.escape(note)}</div>")
-        text = text.replace('<div id="notebook"', box + '<div id="notebook"', 1) if '<div id="notebook"' in text \
-            else text.replace("<body>", "<body>" + box, 1)
-    write_atomic(path, text)
-
 
 def write_atomic(path: Path, text: str | bytes) -> None:
     """Schreibt erst in eine Datei daneben und ersetzt dann: nie eine halbe Datei, auch nicht bei vollem Datenträger."""
@@ -127,3 +91,13 @@ def write_xlsx(path: Path, header: list[str], rows: list[list], title: str) -> N
     buffer = io.BytesIO()
     workbook.save(buffer)
     write_atomic(path, buffer.getvalue())
+
+
+def points_text(score, maximum) -> str:
+    """„9 von 20 Punkten“, „1 von 1 Punkt“, „2,5 von 4 Punkten“ (deutsche Zahlen, Einzahl bei 1).
+
+    >>> points_text(9.0, 20.0), points_text(0, 1), points_text(2.5, 4)
+    ('9 von 20 Punkten', '0 von 1 Punkt', '2,5 von 4 Punkten')
+    """
+    unit = "Punkt" if float(maximum) == 1 else "Punkten"
+    return f"{german_number(float(score or 0))} von {german_number(float(maximum))} {unit}"

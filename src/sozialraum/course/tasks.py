@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 from nbformat import NotebookNode
@@ -104,3 +105,73 @@ def tasks_of(nb: NotebookNode) -> list[Task]:
         else:
             markdown = []
     return tasks
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Bewertete Teile mit lesbarem Namen (Spalten der Notentabelle, Abschnitte der Rückmeldung)
+
+TITLE_LENGTH = 72
+POINTS_NOTE = re.compile(r"\s*\((?:[^()]*\bPunkte?\b[^()]*)\)\s*$")  # "(2 Punkte, Bewertung durch ...)"
+
+
+@dataclass
+class Part:
+    """Ein bewerteter Teil: eine Aufgabe mit ihren Testzellen oder eine von Hand bewertete Antwort."""
+
+    title: str  # "Aufgabe 1: Quote der Grundsicherung im Alter je Bezirk"
+    grade_ids: list[str]  # die bewerteten Zellen (Testzellen bzw. die Antwortzelle selbst)
+    points: float
+    manual: bool
+    answer: str = ""  # grade_id der Antwortzelle einer automatisch bewerteten Aufgabe
+
+
+def readable_title(markdown: list[str], fallback: str) -> str:
+    """Kurzname aus den Markdown-Zellen vor einer Aufgabe: die letzte Überschrift, sonst die erste Zeile; gekürzt.
+
+    Beginnt die letzte Zelle mit fettem Aufgabennamen (``**Aufgabe 1:** ...``), gilt ihre erste Zeile.
+
+    >>> readable_title(["## Aufgabe 2: Der Altenquotient der Stadt (2 Punkte)\\n\\nBerechnen Sie ..."], "x")
+    'Aufgabe 2: Der Altenquotient der Stadt'
+    >>> readable_title([], "test_grusi_quote_2024")
+    'grusi quote 2024'
+    """
+    nearest = [line.strip() for line in (markdown[-1] if markdown else "").splitlines() if line.strip()]
+    headings = [line.strip() for source in markdown for line in source.splitlines() if line.startswith("#")]
+    if headings and not (nearest and nearest[0].startswith("**")):
+        text = headings[-1]
+    else:
+        text = nearest[0] if nearest else ""
+    text = re.sub(r"[#*`]|^>", "", text).strip()
+    text = POINTS_NOTE.sub("", text).strip()
+    if not text:
+        text = re.sub(r"^(test|antwort)_", "", fallback).replace("_", " ").strip()
+    if len(text) > TITLE_LENGTH:
+        text = text[:TITLE_LENGTH].rsplit(" ", 1)[0].rstrip(",;:–- ") + " …"
+    return text
+
+
+def graded_parts(nb: NotebookNode) -> list[Part]:
+    """Alle bewerteten Teile eines Quellnotebooks in Reihenfolge, benannt nach dem Text davor."""
+    parts: list[Part] = []
+    current: Part | None = None
+    before: list[str] = []  # die gewöhnlichen Markdown-Zellen seit dem letzten bewerteten Teil
+    for cell in nb.cells:
+        info = meta(cell)
+        grade_id = info.get("grade_id", "")
+        if is_answer_cell(cell):
+            current = Part(readable_title(before, grade_id), [], 0.0, manual=False, answer=grade_id)
+            parts.append(current)
+        elif is_test_cell(cell):
+            if current is None:
+                current = Part(readable_title([], grade_id), [], 0.0, manual=False)
+                parts.append(current)
+            current.grade_ids.append(grade_id)
+            current.points += float(info.get("points", 0))
+        elif info.get("grade") or info.get("task"):
+            parts.append(Part(readable_title(before, grade_id), [grade_id], float(info.get("points", 0)), True))
+            current = None
+        if info.get("solution") or info.get("grade") or info.get("task"):
+            before = []
+        elif cell.cell_type == "markdown":
+            before.append(cell.source)
+    return [part for part in parts if part.grade_ids]
