@@ -32,6 +32,39 @@ STATUS_FLAGS = {"timeout": "Zeitüberschreitung", "crash": "Absturz", "memory": 
                 "invalid": "ungültige Datei", "error": "Bewertungsfehler"}
 TAMPERED_FLAG = "Manipulationsverdacht: von Hand prüfen"
 
+# nbgrader's Fehlermeldungen (Ausschnitt des englischen Texts) -> was Lehrende tun können
+NBGRADER_ERRORS = [
+    ("database is locked", "Das Gradebook (gradebook.db) ist gerade von einem anderen Programm gesperrt, meist vom "
+     "Formgrader oder einem zweiten nbgrader-Befehl. Tipp: dort das Speichern abwarten und den Befehl erneut aufrufen."),
+    ("unable to open database file", "Das Gradebook (gradebook.db) lässt sich nicht öffnen. Tipp: Schreibrechte im "
+     "Kursordner prüfen (der Befehl legt dort gradebook.db an)."),
+    ("file is not a database", "Die Datei gradebook.db ist kein nbgrader-Gradebook (beschädigt?). Tipp: die Datei "
+     "aus der Sicherung zurückholen; wurde noch nichts bewertet, die Datei löschen (sie wird neu angelegt)."),
+    ("No assignment with ID", "Die Übung steht nicht im Gradebook. Tipp: den Namen wie den Ordner unter solutions/ "
+     "schreiben; sonst `nbgrader generate_assignment ÜBUNG --force` im Kursordner ausführen."),
+    ("No such assignment", "Die Übung steht nicht im Gradebook. Tipp: `nbgrader generate_assignment ÜBUNG --force` "
+     "im Kursordner ausführen."),
+    ("No notebooks found, did you forget", "Das Gradebook kennt kein Notebook dieser Übung – vermutlich wurde die "
+     "Datei in solutions/ umbenannt. Tipp: `nbgrader generate_assignment ÜBUNG --force` ausführen, dann erneut bewerten."),
+    ("No such notebook", "Das Notebook heißt im Gradebook anders als in solutions/ (umbenannt?). Tipp: "
+     "`nbgrader generate_assignment ÜBUNG --force` ausführen, dann erneut bewerten."),
+    ("No notebooks were matched", "nbgrader hat unter dem erwarteten Namen keine Abgabe gefunden. Tipp: der Befehl "
+     "benennt Abgaben selbst richtig; bei eigenen nbgrader-Befehlen muss die Datei wie in solutions/ heißen."),
+    ("No student with ID", "Die Person steht nicht im Gradebook. Tipp: den Bewertungsbefehl verwenden (er trägt "
+     "Personen selbst ein) oder `nbgrader db student add ID`."),
+    ("No such student", "Die Person steht nicht im Gradebook. Tipp: `nbgrader db student add ID`."),
+    ("alembic", "nbgrader findet das Programm alembic nicht. Tipp: zuerst `source .venv/bin/activate`."),
+]
+
+
+def explain_nbgrader(error: object) -> str:
+    """Deutsche Erklärung einer nbgrader-Fehlermeldung (mit dem Original in Klammern), sonst das Original."""
+    text = str(error).strip()
+    for fragment, german in NBGRADER_ERRORS:
+        if fragment.casefold() in text.casefold():
+            return f"{german} (nbgrader: {text[:200]})"
+    return text
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("aufgabe", help="Name der Übung, z. B. 02_indikatoren (Ordner unter solutions/)")
@@ -59,6 +92,11 @@ def run(args: argparse.Namespace) -> int:
     except (InputError, FileNotFoundError) as error:
         print(f"Fehler: {error}", file=sys.stderr)
         return 2
+    except Exception as error:
+        if not isinstance(error, _nbgrader_failures()):
+            raise
+        print(f"Fehler: {explain_nbgrader(error)}", file=sys.stderr)
+        return 1
     except Interrupted as stop:
         print(stop.outcome.summary(), file=sys.stderr)
         print("\nAbgebrochen (Strg+C): die fertigen Bewertungen sind gespeichert; ein erneuter Aufruf bewertet "
@@ -66,6 +104,15 @@ def run(args: argparse.Namespace) -> int:
         return 130
     print(outcome.summary())
     return 0
+
+
+def _nbgrader_failures() -> tuple[type[BaseException], ...]:
+    """Fehlerklassen von nbgrader und seinem Gradebook (erst bei Bedarf geladen: nbgrader zu importieren dauert)."""
+    from nbgrader.api import MissingEntry
+    from nbgrader.converters.base import NbGraderException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (MissingEntry, NbGraderException, SQLAlchemyError, RuntimeError)
 
 
 def find_course() -> Path:
@@ -198,6 +245,8 @@ def _grade_locked(course, assignment, notebook, source, roster, workers, limits,
             s = by_id[student]
             autograded = course / "autograded" / student / assignment / notebook.name
             status, message = autograde.status_of(run, autograded if autograded.exists() else None, limits)
+            if status == "error":
+                message = f"nbgrader konnte das Notebook nicht bewerten: {explain_nbgrader(run.get('error') or '')}"
             changes = autograde.changed_test_cells(s.path, release) if status != "error" else {}
             manifest[student] = _manifest_entry(s, status, message, changes, run.get("tampered", ""))
             if run.get("feedback_error"):
@@ -250,7 +299,11 @@ def _db_url(config) -> str:
 
 
 def _ensure_assignment(course: Path, assignment: str, config) -> None:
-    """Trägt die Übung ins Kurs-Gradebook ein (generate_assignment mit Ausgabe in einen Wegwerf-Ordner)."""
+    """Trägt die Übung samt Notebooks ins Kurs-Gradebook ein (generate_assignment in einen Wegwerf-Ordner).
+
+    Steht sie schon ohne Notebooks darin (z. B. nur mit Abgabetermin aus `nbgrader db assignment add`), trägt
+    nbgrader die Notebooks nach; der Abgabetermin bleibt.
+    """
     import tempfile
 
     from nbgrader.api import Gradebook, MissingEntry
@@ -260,8 +313,8 @@ def _ensure_assignment(course: Path, assignment: str, config) -> None:
 
     with Gradebook(_db_url(config)) as gradebook:
         try:
-            gradebook.find_assignment(assignment)
-            return
+            if gradebook.find_assignment(assignment).notebooks:
+                return
         except MissingEntry:
             pass
     with tempfile.TemporaryDirectory(prefix="sozialraum-release-") as release:
@@ -273,7 +326,8 @@ def _ensure_assignment(course: Path, assignment: str, config) -> None:
         try:
             GenerateAssignment(coursedir=coursedir, config=local).start()
         except Exception as error:
-            raise RuntimeError(f"Die Übung {assignment} ließ sich nicht ins Gradebook eintragen: {error}") from error
+            raise RuntimeError(f"Die Übung {assignment} ließ sich nicht ins Gradebook eintragen: "
+                               f"{explain_nbgrader(error)}") from error
 
 
 def _release(course: Path, assignment: str, notebook: Path) -> Path:
