@@ -270,3 +270,26 @@ def test_real_datasets_found_from_outside_through_the_installed_package(tmp_path
     monkeypatch.chdir(tmp_path)
     assert data.datasets_dir() == Path(data.__file__).resolve().parents[2] / "datasets"
     assert data.load("statistische_bezirke")["bezirk_id"].str.len().eq(6).all()
+
+
+def test_geoparquet_layers_load_as_geodataframes_in_25832(kit, monkeypatch):
+    monkeypatch.chdir(kit)
+    punkte = gpd.GeoDataFrame({"einrichtung_id": ["007"], "bezirk_id": ["010101"]}, geometry=[Point(7.1, 51.5)],
+                              crs="EPSG:4326")
+    punkte.to_parquet(kit / "datasets" / "dienste.parquet")
+    listing = data.list_datasets().set_index("name")
+    assert listing.loc["dienste", "art"] == "Geodaten (GeoParquet)"
+    assert listing.loc["melderegister", "art"] == "Tabelle (Parquet)"
+    frame = data.load("dienste")
+    assert isinstance(frame, gpd.GeoDataFrame) and frame.crs.to_epsg() == 25832
+    assert frame["einrichtung_id"].iloc[0] == "007" and 360000 < frame.geometry.x.iloc[0] < 380000
+
+
+def test_real_geoparquet_layers_have_crs_and_text_keys():
+    listing = data.list_datasets()
+    geo = listing[listing["art"] == "Geodaten (GeoParquet)"]
+    assert "pflegedienste" in set(geo["name"])
+    for name in geo["name"]:
+        frame = data.load(name)
+        assert isinstance(frame, gpd.GeoDataFrame) and frame.crs.to_epsg() == 25832, name
+        assert frame.geometry.notna().all() and frame.is_valid.all(), name

@@ -159,6 +159,11 @@ def _names(folder: Path) -> dict[str, Path]:
     return dict(sorted(names.items()))
 
 
+def _is_geoparquet(path: Path) -> bool:
+    """Ist die Parquet-Datei ein Geo-Layer (GeoParquet mit Geometriespalte)?"""
+    return path.suffix == ".parquet" and b"geo" in (pq.read_schema(path).metadata or {})
+
+
 def _row_count(name: str, path: Path) -> int:
     if path.suffix == ".gpkg":
         return int(pyogrio.read_info(path, layer=name)["features"])
@@ -183,9 +188,10 @@ def list_datasets() -> pd.DataFrame:
     for name, path in _names(folder).items():
         try:
             count = _row_count(name, path)
+            kind = "Geodaten (GeoParquet)" if _is_geoparquet(path) else kinds[path.suffix]
         except Exception as err:
             raise _damaged(path, err) from err
-        rows.append({"name": name, "art": kinds[path.suffix], "datei": path.name, "zeilen": count})
+        rows.append({"name": name, "art": kind, "datei": path.name, "zeilen": count})
     return pd.DataFrame(rows)
 
 
@@ -217,8 +223,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
 def load(name: str) -> pd.DataFrame | gpd.GeoDataFrame:
     """Lädt einen Datensatz über seinen Namen.
 
-    Geodaten (Ebenen von ``stadt.gpkg``) kommen als GeoDataFrame im Koordinatensystem EPSG:25832 (ETRS89/UTM 32N),
-    Tabellen (CSV, Parquet) als DataFrame. Schlüsselspalten (``*_id``, ``ags``) sind Text mit führenden Nullen.
+    Geodaten (Ebenen von ``stadt.gpkg`` und GeoParquet-Dateien wie ``strassen.parquet``) kommen als GeoDataFrame im
+    Koordinatensystem EPSG:25832 (ETRS89/UTM 32N), Tabellen (CSV, Parquet) als DataFrame. Schlüsselspalten (``*_id``, ``ags``) sind Text mit führenden Nullen.
 
     >>> bezirke = data.load("statistische_bezirke")
     >>> bezirke.crs.to_epsg()
@@ -235,8 +241,9 @@ def load(name: str) -> pd.DataFrame | gpd.GeoDataFrame:
             raise _unknown(name, sorted([*layers, *tables]))
         path = folder / GPKG
     try:
-        if path.suffix == ".gpkg":
-            frame = gpd.read_file(path, layer=name, engine="pyogrio")
+        if path.suffix == ".gpkg" or _is_geoparquet(path):
+            frame = gpd.read_parquet(path) if path.suffix == ".parquet" else gpd.read_file(
+                path, layer=name, engine="pyogrio")
             frame = frame.set_crs(CRS) if frame.crs is None else frame.to_crs(CRS)
         elif path.suffix == ".parquet":
             frame = pd.read_parquet(path)

@@ -4,6 +4,7 @@ Gleicher Seed, gleicher Inhalt. Geschrieben werden:
 
 - ``stadt.gpkg``: alle Geo-Layer (EPSG:25832),
 - je Tabelle ``NAME.csv`` (UTF-8, Komma, Punkt als Dezimalzeichen) oder, ab 50.000 Zeilen, ``NAME.parquet``,
+- neue Geo-Layer (Pflegedienste, ...) als GeoParquet ``NAME.parquet`` (EPSG:25832),
 - ``roh/``: unaufbereitete Exporte und die SQLite-Datenbank für die Lektion zur Datenbereinigung.
 """
 
@@ -17,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from sozialraum.synth import geography, population, projection_inputs, raw
+from sozialraum.synth import care, geography, population, projection_inputs, raw
 
 DEFAULT_SEED = 2024
 PARQUET_MIN_ROWS = 50_000
@@ -28,7 +29,7 @@ def generate(seed: int, out_dir: Path, log=print) -> None:
     """Erzeuge alle Datensätze für ``seed`` nach ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    geo_ss, pop_ss, raw_ss = np.random.SeedSequence(seed).spawn(3)
+    geo_ss, pop_ss, raw_ss, care_ss = np.random.SeedSequence(seed).spawn(4)  # neue Ströme nur anhängen
     start = time.perf_counter()
 
     log(f"Erzeuge Geografie (Seed {seed}) ...")
@@ -39,6 +40,9 @@ def generate(seed: int, out_dir: Path, log=print) -> None:
     moves = {}  # Wanderungen nach Alter, Grundlage der Prognoseraten
     tables = population.build(geo, np.random.default_rng(pop_ss), moves)  # bemisst auch Kitas und Grundschulen
     tables.update(projection_inputs.build(tables["bevoelkerung_alter"], moves))
+    tables["pflegequoten"] = care.quotas(tables["bevoelkerung_alter"])
+    tables["pflegedienste"] = care.services(geo, tables["bevoelkerung_alter"], tables["pflegequoten"],
+                                            np.random.default_rng(care_ss))
     write_geopackage(geo, out_dir / GPKG_NAME)
     log(f"  {GPKG_NAME}: {len(geo)} Layer")
     for name, frame in tables.items():
@@ -59,10 +63,10 @@ def write_geopackage(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
 
 
 def write_table(frame: pd.DataFrame, out_dir: Path, name: str) -> Path:
-    """Schreibe eine Tabelle als CSV oder (große Tabellen) als Parquet; gibt den Pfad zurück."""
+    """Schreibe eine Tabelle als CSV oder (große Tabellen und Geo-Layer) als (Geo-)Parquet; gibt den Pfad zurück."""
     for suffix in (".csv", ".parquet"):  # eine Tabelle liegt nie in beiden Formaten vor
         (out_dir / f"{name}{suffix}").unlink(missing_ok=True)
-    if len(frame) >= PARQUET_MIN_ROWS:
+    if len(frame) >= PARQUET_MIN_ROWS or isinstance(frame, gpd.GeoDataFrame):
         path = out_dir / f"{name}.parquet"
         frame.to_parquet(path, index=False)
     else:
