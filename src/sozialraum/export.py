@@ -278,6 +278,8 @@ def check_accessibility(fig: Figure, alt_text: str, table: pd.DataFrame | None =
 _WIDGET_LOADER = re.compile(r"<script>\s*\(function\(\) \{\s*function addWidgetsRenderer\(\).*?</script>", re.S)
 _EXTERNAL_SCRIPT = re.compile(r'<script[^>]*\ssrc="https?://[^"]*"[^>]*>\s*</script>')
 _MATHJAX_CONFIG = re.compile(r'<script type="text/x-mathjax-config">.*?</script>', re.S)
+_MERMAID = re.compile(r'<script type="module">\s*document\.addEventListener\("DOMContentLoaded", async \(\) => \{'
+                      r'\s*const diagrams = document\.querySelectorAll\("\.jp-Mermaid.*?</script>', re.S)
 EXTERNAL_LOADS = re.compile(r'<(?:script|link|img|iframe)[^>]*\s(?:src|href)="(https?://[^"]+)"'
                             r'|import\s*\(?\s*["\'](https?://[^"\']+)')
 
@@ -287,8 +289,8 @@ def notebook_html(notebook, path) -> Path:
 
     nbconvert (und „Datei › Speichern und exportieren als › HTML“) lädt den Widget-Zeichner, require.js und MathJax
     von CDNs; in einem gesperrten Netz bleiben die Widgets dann leer. Diese Funktion schreibt stattdessen den
-    mitgelieferten Zeichner (``assets/html-manager-1.0.15/embed.js``, aus npm) in die Seite und lässt require.js
-    und MathJax weg. Die Widgets zeigen den gespeicherten Zustand (letzte Auswahl, Karte, Grafik, Tabelle);
+    mitgelieferten Zeichner (``assets/html-manager-1.0.15/embed.js``, aus npm) in die Seite und lässt require.js,
+    MathJax (Formeln) und Mermaid (Diagramme) weg. Die Widgets zeigen den gespeicherten Zustand (letzte Auswahl, Karte, Grafik, Tabelle);
     Auswahlfelder ändern ohne laufenden Kernel nichts mehr. Wirft ``ValueError``, wenn ein Verweis ins Internet übrig
     bleibt.
 
@@ -303,12 +305,15 @@ def notebook_html(notebook, path) -> Path:
     exporter = HTMLExporter(template_name="lab")
     html, _ = exporter.from_notebook_node(notebook)
     embed = WIDGET_EMBED.read_text(encoding="utf-8")  # enthält kein "</script" (Test)
-    html = _MATHJAX_CONFIG.sub("", html)
+    html = _MERMAID.sub("", _MATHJAX_CONFIG.sub("", html))  # Notebooks des Kits haben keine Formeln, keine Diagramme
     html = _EXTERNAL_SCRIPT.sub("", html)
     if "application/vnd.jupyter.widget-state+json" in html:
         html, found = _WIDGET_LOADER.subn(lambda _: f"<script>{embed}</script>", html, count=1)
-        if not found:
+        if not found or html.count("<head>") != 1:
             raise ValueError("Der Widget-Lader von nbconvert hat sich geändert. Tipp: nbconvert-Version prüfen.")
+        # embed.js (webpack) sucht seinen Ablageort über das src des ersten <script> der Seite; ein leeres
+        # data:-Skript ganz vorn genügt (es lädt nichts, auch keine Schriftarten aus dem Netz).
+        html = html.replace("<head>", '<head>\n<script src="data:text/javascript,"></script>', 1)
     left = [m.group(1) or m.group(2) for m in EXTERNAL_LOADS.finditer(html)]
     if left:
         raise ValueError(f"Die Seite lädt noch aus dem Internet: {', '.join(sorted(set(left)))}.")
