@@ -26,8 +26,7 @@ from openpyxl import load_workbook
 import grading_variants as gv
 from sozialraum.course import report, sandbox
 from sozialraum.course.__main__ import main
-from sozialraum.course.autograde import kit_preprocessors
-from sozialraum.course.grade import TAMPERED_FLAG, course_lock, grade_cohort
+from sozialraum.course.grade import BLANK_FLAG, PENDING, TAMPERED_FLAG, course_lock, grade_cohort
 from sozialraum.course.submissions import InputError, collect, read_roster
 
 ROSTER = """id;nachname;vorname;email
@@ -66,12 +65,16 @@ yilmaz;Yılmaz;Yusuf;
 zander;Zander;Zoë;
 zorn;Zorn;Zeno;
 """
+# Spalten der Notentabelle: die Namen der Aufgaben aus dem Notebook
+A1 = "Aufgabe 1: Speichern Sie die Summe von 1, 2 und 3 als int in summe."
+A2 = "Aufgabe 2: Schreiben Sie quote(zaehler, nenner), die den Anteil in …"
+A3 = "Aufgabe 3: Was bedeutet eine Quote von 25 %? Antworten Sie in einem … (von Hand)"
 NFD = lambda text: unicodedata.normalize("NFD", text)  # noqa: E731 - Namen aus macOS-ZIP-Dateien
 SHM_MARKER = f"sozialraum-test-{os.getpid()}"
 
 # Datei -> (Variante, Klasse aus Issue 12, erwartete Punkte a1/a2, Hinweise, die vorkommen müssen)
 CASES = {
-    "Alt_Anna_mini.ipynb": ("untouched", "-", (0, 0), []),
+    "Alt_Anna_mini.ipynb": ("untouched", "-", (0, 0), [BLANK_FLAG]),
     "Berg_Bernd_mini.ipynb": ("correct", "-", (1, 2), []),
     "Cem_Can_mini.ipynb": ("partly_correct", "-", (1, 0), []),
     "Dorn_Dora_mini.ipynb": ("tampered_test", "-", (0, 2), ["Testzellen verändert"]),
@@ -238,12 +241,12 @@ def feedback(course, pid):
 def test_each_submission_gets_its_expected_outcome(cohort, filename):
     _, _, (a1, a2), flags = CASES[filename]
     row = cohort["rows"][participant_id(filename)]
-    assert (row["a1_test"], row["a2_test"]) == (str(a1), str(a2)), row
+    assert (row[A1], row[A2]) == (str(a1), str(a2)), row
     assert row["summe"] == str(a1 + a2)
     for flag in flags:
         assert flag in row["hinweise"], row
     if not flags:
-        assert row["hinweise"] in ("", "manuelle Bewertung nötig"), row
+        assert row["hinweise"] in ("", PENDING), row
 
 
 def test_nothing_is_lost_and_originals_are_unchanged(cohort):
@@ -267,7 +270,7 @@ def test_others_are_unaffected_by_hostile_neighbours(cohort):
     """Die gutartigen Abgaben haben exakt die Punkte, die sie allein bekommen (siehe test_autograde)."""
     rows = cohort["rows"]
     for pid in BENIGN:
-        assert (rows[pid]["a1_test"], rows[pid]["a2_test"], rows[pid]["summe"]) == ("1", "2", "3"), rows[pid]
+        assert (rows[pid][A1], rows[pid][A2], rows[pid]["summe"]) == ("1", "2", "3"), rows[pid]
         assert TAMPERED_FLAG not in rows[pid]["hinweise"], rows[pid]
     assert rows["alt"]["summe"] == "0"
 
@@ -316,7 +319,7 @@ def test_class_7_hidden_tests_solutions_and_roster_stay_secret(cohort):
         page = feedback(course, pid)
         assert "summe == 6" not in page and "37.5" not in page and "quote(3, 8)" not in page
         assert "HIDDEN" not in page and "anna.alt@example.org" not in page
-    assert "Punkte:" in feedback(course, "berg") and "Score" not in feedback(course, "berg")
+    assert "Ergebnis: 3 von 4 Punkten" in feedback(course, "berg") and "Score" not in feedback(course, "berg")
 
 
 def test_class_10_wrong_file_and_full_disk_are_isolated(cohort):
@@ -335,20 +338,12 @@ def test_feedback_notes_changed_tests_and_invalid_files(cohort):
     assert "kein gültiges Notebook" in invalid and "Hallo Mia Mai," in invalid
 
 
-def test_manual_answers_are_flagged_for_formgrader(cohort):
+def test_manual_answers_wait_for_the_formgrader_and_blank_ones_are_named(cohort):
     rows = cohort["rows"]
-    assert rows["berg"]["a3_antwort"] == ""
-    assert "manuelle Bewertung nötig" in rows["berg"]["hinweise"]
-    assert "manuelle Bewertung nötig" not in rows["mai"]["hinweise"]  # ungültig: nichts im Formgrader
-
-
-def test_untouched_manual_answer_gets_nbgraders_automatic_zero(cohort):
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{cohort['course'] / 'gradebook.db'}") as gradebook:
-        grade = gradebook.find_grade("a3_antwort", "mini", "mini", "alt")
-        assert (grade.auto_score, grade.needs_manual_grade) == (0.0, False)
-        assert gradebook.find_comment("a3_antwort", "mini", "mini", "alt").auto_comment == "No response."
+    assert rows["berg"][A3] == PENDING and rows["berg"]["hinweise"] == PENDING
+    assert PENDING not in rows["mai"]["hinweise"]  # ungültig: nichts im Formgrader
+    assert rows["alt"][A3] == "0" and rows["alt"]["hinweise"] == BLANK_FLAG  # nbgrader's automatische 0
+    assert rows["zander"][A1] == "" and rows["zander"]["summe"] == "0"  # fehlt: keine Punkte, keine Nullen
 
 
 def test_huge_output_is_limited(cohort):
@@ -360,7 +355,7 @@ def test_xlsx_matches_csv_and_holds_no_formula(cohort):
     sheet = load_workbook(cohort["outcome"].xlsx_path).active
     header = [cell.value for cell in sheet[1]]
     assert header[:4] == ["id", "nachname", "vorname", "email"]
-    assert {"a1_test", "a2_test", "a3_antwort", "summe", "max", "hinweise"} <= set(header)
+    assert header[4:7] == [A1, A2, A3] and header[7:] == ["abzug", "summe", "max", "hinweise", "datei"]
     rows = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
     assert rows["berg"][header.index("summe")].value == 3.0 and rows["berg"][header.index("max")].value == 4.0
     datei = rows["formel"][header.index("datei")]
@@ -394,8 +389,8 @@ def test_rerun_regrades_only_changes_and_keeps_manual_grades(cohort, capsys):
     assert "Anleitung.pdf: keine Notebook-Datei" in printed
     rows = {row["id"]: row for row in read_table(course / "bewertung" / "mini" / "noten.csv")}
     assert rows["cem"]["summe"] == "3"
-    assert rows["berg"]["a3_antwort"] == "1" and rows["berg"]["summe"] == "4"
-    assert "manuelle Bewertung nötig" not in rows["berg"]["hinweise"]
+    assert rows["berg"][A3] == "1" and rows["berg"]["summe"] == "4"
+    assert rows["berg"]["hinweise"] == ""
     assert rows["haas"] == before["haas"]  # nicht mehr in der Eingabe: die Zeile bleibt
     for pid in set(before) - {"cem", "berg"}:
         assert rows[pid] == before[pid], pid
@@ -423,7 +418,7 @@ def test_class_8_14_exchange_layout_renamed_notebook_and_names_kept(tmp_path):
     outcome = grade_cohort(course, "mini", None, workers=1, limits=limits, progress=False)  # ohne Liste
     rows = read_table(outcome.csv_path)
     assert [(r["id"], r["nachname"], r["email"], r["summe"], r["hinweise"]) for r in rows] == [
-        ("lea", "Lang", "lea@example.org", "1", "manuelle Bewertung nötig")]
+        ("lea", "Lang", "lea@example.org", "1", PENDING)]
     assert digest(folder) == original
     assert (course / "feedback" / "lea" / "mini" / "mini.html").exists()
 
@@ -558,16 +553,6 @@ def test_class_15_every_input_file_is_graded_or_listed(tmp_path):
     assert len(listed) == 5 and listed["notizen.txt"].startswith("nicht bewertet: keine Notebook-Datei")
     assert listed["paket.zip/__MACOSX/._x"].startswith("nicht bewertet: versteckte Datei")
     assert listed["paket.zip/innen.zip/Müller_Jürgen_mini.ipynb"] == "bewertet als mm"
-
-
-def test_kit_steps_sit_in_nbgraders_default_lists():
-    """Wächter: ändert nbgrader seine Standardlisten, fällt das hier auf (das Kit setzt nur ein und tauscht)."""
-    sanitize, autograde = kit_preprocessors()
-    assert [p.__name__ for p in sanitize] == ["ClearOutput", "DropCopiedTestCells", "DeduplicateIds",
-                                              "OverwriteKernelspec", "OverwriteCells", "CheckCellMetadata"]
-    assert [p.__name__ for p in autograde] == [
-        "SandboxedExecute", "IgnorePattern", "ClearMetadataPreprocessor", "LimitOutput", "TruncateOutputs",
-        "SanitizeNotebook", "SaveAutoGrades", "AssignLatePenalties", "CheckCellMetadata"]
 
 
 def test_german_numbers_and_no_formulas_in_csv(tmp_path):

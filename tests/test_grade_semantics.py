@@ -70,6 +70,8 @@ def graded(tmp_path_factory):
     submit(inbox, "Alt_Anna_mini.ipynb", gv.untouched(release), ON_TIME)
     submit(inbox, "Berg_Bernd_mini.ipynb", gv.correct(release), ON_TIME)
     submit(inbox, "Spaet_Sina_mini.ipynb", gv.correct(release), LATE)
+    failing = gv.answered(release, a1_loesung="import json\nsumme = json.loads('{')", a2_loesung=gv.WRONG_QUOTE)
+    submit(inbox, "Cem_Can_mini.ipynb", gv.dumps(failing), ON_TIME)
     outcome = grade_cohort(course, "mini", inbox, workers=2, limits=LIMITS, progress=False)
     return {"course": course, "inbox": inbox, "release": release, "rows": table(outcome.csv_path),
             "outcome": outcome}
@@ -97,6 +99,19 @@ def test_answered_text_waits_for_the_trainer(graded):
     assert "wird noch von Hand bewertet (höchstens 1 Punkt)" in page
     for english in ("Score", "Test cell", "Student's answer", "Written response", "Comments:"):
         assert english not in page, english
+
+
+def test_feedback_names_tasks_and_hides_the_machines_paths(graded):
+    page = feedback(graded["course"], "cem_can")
+    assert "Prüfung: Aufgabe 1: Speichern Sie die Summe" in page and "1 von 1 Punkt" not in page
+    assert "Aufgabe 2: Schreiben Sie quote(zaehler, nenner)" in page and "0 von 2 Punkten" in page
+    assert "Fehler in Ihrem Code (gekürzt auf Ihre Zeilen):" in page and "Zelle In [1], Zeile 2" in page
+    assert "… gemeldet aus: json" in page and "JSONDecodeError" in page
+    assert "Die Prüfung brach mit einem Fehler ab: NameError" in page  # Aufgabe 1: summe fehlt
+    assert "Prüfung nicht bestanden: quote(1, 4) soll 25.0 sein." in page
+    assert page.count("<body") == 1 and page.count("</html>") == 1
+    for secret in (str(graded["course"]), sys.prefix, "site-packages", "python3.", str(Path.home()), "/tmp/"):
+        assert secret not in page, secret
 
 
 def test_late_submission_gets_the_course_penalty(graded):

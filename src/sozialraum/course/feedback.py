@@ -124,14 +124,14 @@ def hide_paths(text: str) -> str:
 
 
 def library_of(frame: str) -> str:
-    """Paketname einer Traceback-Zeile außerhalb des Notebooks (``pandas``), sonst ``""``."""
+    """Paket einer Traceback-Zeile außerhalb des Notebooks (``pandas``, ``json``), sonst ``""``."""
     match = FRAME_FILE.search(frame)
     if not match:
         return ""
     parts = Path(match.group(1)).parts
-    for marker in ("site-packages", "dist-packages"):
-        if marker in parts and parts.index(marker) + 1 < len(parts):
-            return Path(parts[parts.index(marker) + 1]).stem
+    for index in range(len(parts) - 2, -1, -1):
+        if parts[index] in ("site-packages", "dist-packages") or re.fullmatch(r"python3(\.\d+)?", parts[index]):
+            return Path(parts[index + 1]).stem
     return Path(parts[-1]).stem
 
 
