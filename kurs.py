@@ -63,6 +63,8 @@ def main(argv: list[str]) -> int:
         return 2
     ensure_environment()
     command = commands[argv[0]]
+    if argv[0] == "formgrader":
+        (ROOT / "austausch").mkdir(exist_ok=True)  # nbgrader's Austausch-Ordner dieses Kurses (nbgrader_config.py)
     root = hasattr(os, "geteuid") and os.geteuid() == 0
     if argv[0] != "test" and root and not any(arg.startswith("--ServerApp.allow_root") for arg in argv):
         # Jupyter verweigert sonst den Start als root (z. B. in einem Container oder auf einem Kursserver).

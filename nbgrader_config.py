@@ -3,6 +3,8 @@
 Quelle (mit Lösungen und verborgenen Tests): solutions/; Ausgabe für Teilnehmende: exercises/ (erzeugt mit
 ``python -m sozialraum.course build``). Die Bewertungsdatenbank gradebook.db wird nicht eingecheckt.
 """
+from pathlib import Path
+
 from sozialraum.course.autograde import kit_preprocessors
 from sozialraum.course.feedback import feedback_config
 
@@ -10,6 +12,12 @@ c = get_config()  # noqa: F821 (von nbgrader bereitgestellt)
 
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
+
+# Ein Kurs ohne JupyterHub hat keinen nbgrader-Austausch; der Formgrader warnt sonst bei jedem Start, der Ordner
+# /usr/local/share/nbgrader/exchange fehle. Deshalb ein Austausch-Ordner im Kurs (`python3 kurs.py formgrader` legt
+# ihn an) und eine Kurskennung. Auf dem Kurs-Hub setzen Sie beide Werte weiter unten neu (Trainerhandbuch, Abschnitt 3).
+c.CourseDirectory.course_id = "sozialraum"
+c.Exchange.root = str(Path(__file__).resolve().parent / "austausch")
 
 # Geodaten laden und verschneiden dauert: 120 s pro Zelle (Validate und Autograde).
 c.Execute.timeout = 120
