@@ -176,6 +176,8 @@ class GermanFeedback(NbGraderPreprocessor):
             for index, output in enumerate(cell.get("outputs", [])):
                 if output.get("output_type") == "error":
                     cell.outputs[index] = german_error(output, test)
+                elif output.get("output_type") == "stream":  # z. B. Warnungen mit dem Pfad der Bibliothek
+                    output.text = hide_paths(output.text)
             if not (utils.is_grade(cell) or utils.is_solution(cell) or utils.is_task(cell)):
                 continue
             title = labels.get(grade_id) or answers.get(grade_id) or readable_title([], grade_id)

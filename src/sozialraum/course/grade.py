@@ -536,13 +536,17 @@ def _table(config, assignment: str, notebook: Path, manifest: dict,
 
 
 def _part_score(part: Part, grades: dict) -> float | str:
-    """Punkte eines Teils nach nbgrader (Handbewertung vor automatischer); noch ohne Punkte: „von Hand zu bewerten“."""
+    """Punkte eines Teils nach nbgrader (Handbewertung vor automatischer).
+
+    Eine Textantwort ohne Punkte ist „von Hand zu bewerten“; eine Testzelle ohne Punkte (in der Abgabe gelöscht und
+    nicht wiederhergestellt) zählt 0.
+    """
     total = 0.0
     for grade_id in part.grade_ids:
         grade = grades.get(grade_id)
         if grade is None:
             continue
-        if grade.manual_score is None and grade.auto_score is None:
+        if part.manual and grade.manual_score is None and grade.auto_score is None:
             return PENDING
         total += float(grade.score)
     return round(total, 2)
