@@ -287,15 +287,16 @@ EXTERNAL_LOADS = re.compile(r'<(?:script|link|img|iframe)[^>]*\s(?:src|href)="(h
 def notebook_html(notebook, path) -> Path:
     """Ein ausgeführtes Notebook als eine einzige HTML-Datei, mit gespeicherten Widgets, ohne Internet.
 
-    nbconvert (und „Datei › Speichern und exportieren als › HTML“) lädt den Widget-Zeichner, require.js und MathJax
-    von CDNs; in einem gesperrten Netz bleiben die Widgets dann leer. Diese Funktion schreibt stattdessen den
-    mitgelieferten Zeichner (``assets/html-manager-1.0.15/embed.js``, aus npm) in die Seite und lässt require.js,
-    MathJax (Formeln) und Mermaid (Diagramme) weg. Die Widgets zeigen den gespeicherten Zustand (letzte Auswahl, Karte, Grafik, Tabelle);
-    Auswahlfelder ändern ohne laufenden Kernel nichts mehr. Wirft ``ValueError``, wenn ein Verweis ins Internet übrig
-    bleibt.
+    nbconvert (und in JupyterLab „Datei › Notebook speichern und exportieren als... › HTML“) lädt den
+    Widget-Zeichner, require.js und MathJax von CDNs; in einem gesperrten Netz bleiben die Widgets dann leer. Diese
+    Funktion schreibt stattdessen den mitgelieferten Zeichner (``assets/html-manager-1.0.15/embed.js``, aus npm) in
+    die Seite und lässt require.js, MathJax (Formeln) und Mermaid (Diagramme) weg. Die Widgets zeigen den
+    gespeicherten Zustand (letzte Auswahl, Karte, Grafik, Tabelle); Auswahlfelder ändern ohne laufenden Kernel nichts
+    mehr. Wirft ``ValueError``, wenn ein Verweis ins Internet übrig bleibt.
 
     ``notebook``: Pfad oder ``nbformat.NotebookNode``, mit Ausgaben und mit Widget-Zustand in den Metadaten
-    (nbclient speichert ihn beim Ausführen; in JupyterLab „Einstellungen › Widget-Zustand automatisch speichern“).
+    (nbclient speichert ihn beim Ausführen; in JupyterLab „Einstellungen › Save Widget State Automatically“
+    anhaken, dann speichern).
     """
     import nbformat
     from nbconvert import HTMLExporter
