@@ -4,7 +4,7 @@ Gleicher Seed, gleicher Inhalt. Geschrieben werden:
 
 - ``stadt.gpkg``: alle Geo-Layer (EPSG:25832),
 - je Tabelle ``NAME.csv`` (UTF-8, Komma, Punkt als Dezimalzeichen) oder, ab 50.000 Zeilen, ``NAME.parquet``,
-- neue Geo-Layer (Pflegedienste, ...) als GeoParquet ``NAME.parquet`` (EPSG:25832),
+- neue Geo-Layer (Pflegedienste, Straßennetz, ...) als GeoParquet ``NAME.parquet`` (EPSG:25832),
 - ``roh/``: unaufbereitete Exporte und die SQLite-Datenbank für die Lektion zur Datenbereinigung.
 """
 
@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from sozialraum.synth import care, geography, population, projection_inputs, raw
+from sozialraum.synth import care, geography, population, projection_inputs, raw, streets
 
 DEFAULT_SEED = 2024
 PARQUET_MIN_ROWS = 50_000
@@ -29,11 +29,12 @@ def generate(seed: int, out_dir: Path, log=print) -> None:
     """Erzeuge alle Datensätze für ``seed`` nach ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    geo_ss, pop_ss, raw_ss, care_ss = np.random.SeedSequence(seed).spawn(4)  # neue Ströme nur anhängen
+    geo_ss, pop_ss, raw_ss, care_ss, street_ss = np.random.SeedSequence(seed).spawn(5)  # neue Ströme nur anhängen
     start = time.perf_counter()
 
     log(f"Erzeuge Geografie (Seed {seed}) ...")
-    geo = geography.build(np.random.default_rng(geo_ss))
+    blocks = []  # Baublöcke, Grundlage des Straßennetzes
+    geo = geography.build(np.random.default_rng(geo_ss), blocks)
     log(f"  {len(geo)} Layer  ({time.perf_counter() - start:.1f} s)")
 
     log("Erzeuge Bevölkerung, Melderegister und Tabellen ...")
@@ -43,6 +44,7 @@ def generate(seed: int, out_dir: Path, log=print) -> None:
     tables["pflegequoten"] = care.quotas(tables["bevoelkerung_alter"])
     tables["pflegedienste"] = care.services(geo, tables["bevoelkerung_alter"], tables["pflegequoten"],
                                             np.random.default_rng(care_ss))
+    tables.update(streets.build(geo, blocks, np.random.default_rng(street_ss)))
     write_geopackage(geo, out_dir / GPKG_NAME)
     log(f"  {GPKG_NAME}: {len(geo)} Layer")
     for name, frame in tables.items():

@@ -63,13 +63,19 @@ THEMED_NAMES = [
 HARBOUR_NAME = "Stadthafen"
 
 
-def build(rng: np.random.Generator) -> dict[str, gpd.GeoDataFrame]:
-    """Erzeuge alle Geo-Layer der Stadt aus dem Zufallsgenerator ``rng`` (gleicher Zustand, gleiche Stadt)."""
+def build(rng: np.random.Generator, blocks_out: list | None = None) -> dict[str, gpd.GeoDataFrame]:
+    """Erzeuge alle Geo-Layer der Stadt aus dem Zufallsgenerator ``rng`` (gleicher Zustand, gleiche Stadt).
+
+    ``blocks_out``: wenn eine Liste übergeben wird, erhält sie die Baublöcke (Polygone), aus denen alles entsteht
+    (Grundlage des Straßennetzes, `streets`).
+    """
     outline = _outline(rng)
     centre = CENTRE
     sub_centre_angle = rng.uniform(np.radians(60), np.radians(120))
     sub_centre = _ray_point(outline, centre, sub_centre_angle, 0.55)
     blocks, weights = _blocks(rng, outline, centre, sub_centre)
+    if blocks_out is not None:
+        blocks_out.extend(blocks)
     cx, cy = _coords(shapely.centroid(blocks))
     motorway = _motorway(rng, outline, centre, cx, cy, weights)
     river, canal = _waterways(rng, outline, motorway)
