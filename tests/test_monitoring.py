@@ -50,7 +50,7 @@ def test_every_figure_map_and_the_monitor_have_alt_text():
 
 def test_the_module_checks_its_figures_and_stops_on_a_finding():
     source = "\n".join(cell.source for cell in nbformat.read(MODULE, as_version=4).cells if cell.cell_type == "code")
-    assert "check_accessibility(profil_fig, ALT_PROFIL, table=profil_text(zahlen))" in source
+    assert "check_accessibility(profil_fig, ALT_PROFIL, table=profil_text(zahlen, JAHR))" in source
     assert 'assert not any(pruefungen.values()), "Eine Abbildung verletzt die Regeln der Barrierefreiheit."' in source
 
 
