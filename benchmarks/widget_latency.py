@@ -120,9 +120,9 @@ def measure_lab(browser, base: str, token: str, changes: int, external: list) ->
     map_ms, all_ms = [], []
     years = year.locator("option").evaluate_all("os => os.map(o => o.textContent)")
     for number in range(changes):
-        before = page.evaluate(f"() => [{MONITOR_MAP}.getAttribute('data-stand'),"
-                               " document.querySelector('.widget-output img')?.src.length,"
-                               " document.querySelector('.widget-output img')?.src.slice(-200)]")
+        # die Karte vorher merken; das Bild der Zeitreihe markieren (JupyterLab ersetzt es durch ein neues Element)
+        before = page.evaluate(f"() => {{ const img = document.querySelector('.widget-output img');"
+                               f" if (img) {{ img.dataset.alt = '1'; }} return {MONITOR_MAP}.getAttribute('data-stand'); }}")
         if number % 2 == 0:
             choice = indicators[(number // 2 + 1) % len(indicators)]
             field = indicator
@@ -132,12 +132,10 @@ def measure_lab(browser, base: str, token: str, changes: int, external: list) ->
         t0 = time.perf_counter()
         field.select_option(label=choice)
         page.wait_for_function(f"old => {MONITOR_MAP}.getAttribute('data-stand') !== old",
-                               arg=before[0], timeout=60_000, polling="raf")
+                               arg=before, timeout=60_000, polling="raf")
         map_ms.append((time.perf_counter() - t0) * 1000)
-        page.wait_for_function(
-            "old => { const img = document.querySelector('.widget-output img');"
-            " return img && img.complete && (img.src.length !== old[0] || img.src.slice(-200) !== old[1]); }",
-            arg=before[1:], timeout=60_000, polling="raf")
+        page.wait_for_function("() => { const img = document.querySelector('.widget-output img');"
+                               " return img && !img.dataset.alt && img.complete; }", timeout=60_000, polling="raf")
         all_ms.append((time.perf_counter() - t0) * 1000)
     page.screenshot(path=str(Path(tempfile.gettempdir()) / "monitor_lab.png"))
     page.close()
