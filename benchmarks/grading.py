@@ -116,10 +116,14 @@ def main() -> int:
     print(f"nbgrader autograde (nacheinander, ohne Sandbox):                         "
           f"{plain_seconds:6.1f} s  = {plain_seconds / n:5.2f} s je Abgabe")
     print(f"Verhältnis nbgrader / Kit: {plain_seconds / kit_seconds:.2f}")
-    same = all(abs(kit_totals[s] - (plain_totals[s] or 0.0)) < 1e-9 for s in files)
+    different = {s: (kit_totals[s], plain_totals[s] or 0.0) for s in files
+                 if abs(kit_totals[s] - (plain_totals[s] or 0.0)) > 1e-9}
+    same = not different
     print(f"gleiche automatische Punkte auf beiden Wegen: {'ja' if same else 'NEIN'}")
+    for student, (kit, plain) in different.items():
+        print(f"  {student}: Kit {kit:g}, nbgrader {plain:g}")
     print(outcome.isolation)
-    print(f"Last des Rechners (1 min): {os.getloadavg()[0]:.1f}")
+    print("Last des Rechners (1, 5, 15 min): " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
     return 0 if same else 1
 
 
