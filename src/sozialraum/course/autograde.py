@@ -38,7 +38,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import DeduplicateIds, Execute, LimitOutput, NbGraderPreprocessor, SaveAutoGrades
 from traitlets import Bool, Integer, Unicode
 
-from sozialraum.course import forkserver, guard, sandbox
+from sozialraum.course import guard, sandbox
 
 MAX_STREAM_CHARS = 20_000  # Textausgabe je Ausgabe im bewerteten Notebook
 MAX_DATA_CHARS = 2_000_000  # sonstige Ausgaben (Bilder) je Ausgabe
@@ -71,18 +71,12 @@ class GradeResult:
 
 
 class JailedKernelManager(AsyncKernelManager):
-    """Startet den Kernel in einer Sandbox; Verbindung über Unix-Sockets im Arbeitsordner der Sandbox.
-
-    Mit ``forked`` spaltet die Kernel-Vorlage (``forkserver``) den Kernel in ihrer Sandbox ab; der Befehl bleibt
-    dann unverpackt (die Vorlage prüft ihn).
-    """
+    """Startet den Kernel in einer Sandbox; Verbindung über Unix-Sockets im Arbeitsordner der Sandbox."""
 
     jail: sandbox.Jail | None = None
-    forked = False
 
     def format_kernel_cmd(self, extra_arguments=None):
-        command = super().format_kernel_cmd(extra_arguments)
-        return command if self.forked else self.jail.command(command)
+        return self.jail.command(super().format_kernel_cmd(extra_arguments))
 
     def write_connection_file(self, **kwargs):
         super().write_connection_file(**kwargs)
@@ -98,7 +92,6 @@ def kernel_environment(datasets: Path) -> dict[str, str]:
         "MPLBACKEND": "module://matplotlib_inline.backend_inline", "XDG_CACHE_HOME": "/tmp/cache",
         "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1", "SOZIALRAUM_DATEN": str(datasets),
-        "JE_ARROW_MALLOC_CONF": "background_thread:false",  # pyarrow ohne Hintergrund-Thread: fork-sicher
     }
 
 
@@ -110,8 +103,6 @@ class SandboxedExecute(Execute):
     processes = Integer(256, help="höchstens so viele Prozesse je Sandbox").tag(config=True)
     datasets = Unicode("", help="Datenordner (lesbar in der Sandbox); Standard: datasets/ des Kurses").tag(
         config=True)
-    forkserver = Bool(False, help="Kernel aus einer Vorlage mit geladenen Bibliotheken abspalten (je Prozess eine "
-                                  "Vorlage in ihrer Sandbox; für viele Abgaben nacheinander)").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", JailedKernelManager)
@@ -132,9 +123,14 @@ class SandboxedExecute(Execute):
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
         LAST_RUN.clear()
-        imported = guard.imported_modules([c.source for c in nb.cells if c.cell_type == "code"])
-        home = self._home = self._prepare_jail(imported)
-        self._prologue = guard.prologue(imported)
+        home = Path(tempfile.mkdtemp(prefix="kernel-", dir=os.environ.get("SOZIALRAUM_SANDBOXEN")))
+        limits = sandbox.Limits(cell_timeout=self.timeout or 0, notebook_timeout=self.notebook_timeout,
+                                memory_mb=self.memory_mb, processes=self.processes)
+        datasets = self._datasets()
+        self._jail = sandbox.Jail(home, readable=[Path(sys.prefix), Path(sys.base_prefix), sandbox.package_dir(),
+                                                  datasets], env=kernel_environment(datasets), limits=limits)
+        self._prologue = guard.prologue(guard.imported_modules([c.source for c in nb.cells
+                                                                 if c.cell_type == "code"]))
         timer = threading.Timer(self.notebook_timeout, self._kill, args=("timeout",))
         timer.daemon = True
         failure = ""
@@ -164,27 +160,6 @@ class SandboxedExecute(Execute):
         self.set_widgets_metadata()
         return self.nb, self.resources
 
-    def _prepare_jail(self, imported: set[str]) -> Path:
-        """Sandbox (oder Vorlage) für diese Abgabe; gibt den frischen Ordner für die Sockets des Kernels zurück."""
-        limits = sandbox.Limits(cell_timeout=self.timeout or 0, notebook_timeout=self.notebook_timeout,
-                                memory_mb=self.memory_mb, processes=self.processes)
-        datasets = self._datasets()
-        readable = [Path(sys.prefix), Path(sys.base_prefix), sandbox.package_dir(), datasets]
-        env = kernel_environment(datasets)
-        runs = os.environ.get("SOZIALRAUM_SANDBOXEN")
-        self._server = None
-        if not self.forkserver:
-            home = Path(tempfile.mkdtemp(prefix="kernel-", dir=runs))
-            self._jail = sandbox.Jail(home, readable=readable, env=env, limits=limits)
-            return home
-        settings = (tuple(map(str, readable)), tuple(sorted(env.items())), limits)
-        self._server = forkserver.server_for(
-            lambda: sandbox.Jail(Path(tempfile.mkdtemp(prefix="vorlage-", dir=runs)), readable=readable, env=env,
-                                 limits=limits), settings, forkserver.preload_for(imported))
-        self._jail = self._server.jail
-        self._server.ensure()  # hier, im Hauptthread (siehe ForkProvisioner.launch_kernel)
-        return self._server.folder()
-
     def _kill(self, reason: str) -> None:
         LAST_RUN["failure"] = reason
         process = getattr(getattr(self.km, "provisioner", None), "process", None)
@@ -205,14 +180,11 @@ class SandboxedExecute(Execute):
 
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
-        km.kernel_spec.interrupt_mode = "message"  # Signale erreichen den Kernel in seiner Sitzung nicht
-        if self._server is not None:
-            forkserver.attach(km, self._server, self._home)
-            return km
         km.jail = self._jail
         km.transport = "ipc"
-        km.ip = str(self._home / "k")
-        km.connection_file = str(self._home / "verbindung.json")
+        km.ip = str(self._jail.workdir / "k")
+        km.connection_file = str(self._jail.workdir / "verbindung.json")
+        km.kernel_spec.interrupt_mode = "message"  # Signale erreichen den Kernel in seiner Sitzung nicht
         return km
 
     async def async_start_new_kernel(self, **kwargs):
@@ -229,7 +201,7 @@ class SandboxedExecute(Execute):
         reply = await self.async_wait_for_reply(msg_id)
         if not reply or reply["content"]["status"] != "ok":
             raise RuntimeError("Die Prüfung der Testumgebung ließ sich im Kernel nicht einrichten.")
-        self._jail.seal(self._home)
+        self._jail.seal()
         return kc
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
@@ -359,7 +331,6 @@ def grading_config(course_config, root: Path, *, limits: sandbox.Limits, submitt
     config.SandboxedExecute.notebook_timeout = limits.notebook_timeout
     config.SandboxedExecute.memory_mb = limits.memory_mb
     config.SandboxedExecute.processes = limits.processes
-    config.SandboxedExecute.forkserver = True  # viele Abgaben je Prozess: Kernel aus der Vorlage
     return config
 
 

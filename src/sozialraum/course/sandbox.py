@@ -110,10 +110,9 @@ class Jail:
         """Macht eine Datei im Arbeitsordner für die Sandbox lesbar."""
         os.chmod(path, 0o644 if self.uid is not None else 0o600)
 
-    def seal(self, folder: Path | None = None) -> None:
-        """Ab jetzt kann die Sandbox im Arbeitsordner (oder ``folder`` darin) nichts mehr anlegen (als root: der
-        Ordner gehört root)."""
-        os.chmod(folder or self.workdir, 0o711 if self.uid is not None else 0o500)
+    def seal(self) -> None:
+        """Ab jetzt kann die Sandbox im Arbeitsordner nichts mehr anlegen (als root: der Ordner gehört root)."""
+        os.chmod(self.workdir, 0o711 if self.uid is not None else 0o500)
 
     def command(self, cmd: list[str]) -> list[str]:
         limits = self.limits
