@@ -148,6 +148,8 @@ def setup_course(cid: str, people: dict, data: Path) -> dict:
         config = (KIT / "nbgrader_config.py").read_text(encoding="utf-8")
         extra = nbgrader_lines(cid, exchange, course_dir).replace("c = get_config()  # noqa: F821\n", "")
         (course_dir / "nbgrader_config.py").write_text(config + "\n" + extra, encoding="utf-8")
+    if not (course_dir / "datasets").is_symlink():  # die Bewertung liest die Daten aus datasets/ des Kurses
+        (course_dir / "datasets").symlink_to(KIT / "datasets")
     lehrende = grp.getgrnam(f"lehrende-{cid}").gr_gid
     for folder, _dirs, files in os.walk(course_dir):
         os.chown(folder, 0, lehrende)

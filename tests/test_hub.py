@@ -27,7 +27,6 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
-from oauthlib.oauth1 import SIGNATURE_TYPE_BODY, Client
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -390,6 +389,8 @@ def lti_launch(hub: dict, username: str, key: str, secret: str) -> requests.Resp
     params = {"lti_message_type": "basic-lti-launch-request", "lti_version": "LTI-1p0",
               "resource_link_id": "sozialraum-kurs", "user_id": "moodle-4711", "ext_user_username": username,
               "roles": "Learner", "context_id": hub["course_a"], "custom_next": "/hub/home"}
+    from oauthlib.oauth1 import SIGNATURE_TYPE_BODY, Client  # kommt mit hub/setup.py (Fixture hub) in die .venv
+
     client = Client(key, client_secret=secret, signature_type=SIGNATURE_TYPE_BODY)
     _, headers, body = client.sign(url, http_method="POST", body=urlencode(params),
                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
