@@ -559,3 +559,16 @@ def test_german_numbers_and_no_formulas_in_csv(tmp_path):
     path = tmp_path / "t.csv"
     report.write_csv(path, ["id", "punkte"], [["a", 2.5], ["b", 3.0], ["c", ""], ["=1+1", 1.0]])
     assert path.read_bytes().decode("utf-8-sig").splitlines() == ["id;punkte", "a;2,5", "b;3", "c;", "'=1+1;1"]
+
+
+def test_no_grading_without_sandbox(tmp_path, monkeypatch):
+    """Ohne bubblewrap läuft keine Abgabe: der Befehl bricht vorher mit einer deutschen Meldung ab."""
+    course = gv.make_course(tmp_path / "kurs")
+    release = gv.release_notebook(course)
+    inbox = tmp_path / "eingang"
+    inbox.mkdir()
+    (inbox / "Berg_Bernd_mini.ipynb").write_text(gv.correct(release), encoding="utf-8")
+    monkeypatch.setattr(sandbox, "available", lambda: False)
+    with pytest.raises(InputError, match="bubblewrap fehlt"):
+        grade_cohort(course, gv.ASSIGNMENT, inbox, progress=False)
+    assert not (course / "autograded").exists() and not (course / "bewertung").exists()

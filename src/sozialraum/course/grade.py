@@ -92,16 +92,16 @@ def run(args: argparse.Namespace) -> int:
     except (InputError, FileNotFoundError) as error:
         print(f"Fehler: {error}", file=sys.stderr)
         return 2
-    except Exception as error:
-        if not isinstance(error, _nbgrader_failures()):
-            raise
-        print(f"Fehler: {explain_nbgrader(error)}", file=sys.stderr)
-        return 1
     except Interrupted as stop:
         print(stop.outcome.summary(), file=sys.stderr)
         print("\nAbgebrochen (Strg+C): die fertigen Bewertungen sind gespeichert; ein erneuter Aufruf bewertet "
               "nur den Rest.", file=sys.stderr)
         return 130
+    except Exception as error:
+        if not isinstance(error, _nbgrader_failures()):
+            raise
+        print(f"Fehler: {explain_nbgrader(error)}", file=sys.stderr)
+        return 1
     print(outcome.summary())
     return 0
 
@@ -200,6 +200,11 @@ def grade_cohort(course: Path, assignment: str, source: Path | None, *, roster_p
     if len(notebooks) != 1:
         raise InputError(f"Die Übung {assignment} hat {len(notebooks)} Notebooks; unterstützt wird genau eines.")
     notebook = notebooks[0]
+    if not sandbox.available():
+        raise InputError("Bewerten geht nur abgeschottet, und bubblewrap fehlt hier (oder dieses System erlaubt "
+                         "keine Namensräume). Abgaben sind fremder Code: er liefe sonst mit Ihren Rechten. Tipp: "
+                         "`sudo apt-get install bubblewrap`, oder in einer Linux-VM bzw. auf dem Kurs-Hub bewerten "
+                         "(Trainerhandbuch, Abschnitt 10).")
     ensure_tools_on_path()  # nbgrader ruft beim Anlegen eines Gradebooks `alembic` auf
     roster = read_roster(roster_path) if roster_path else None
     with course_lock(course):
