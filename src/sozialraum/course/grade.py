@@ -346,6 +346,9 @@ def _stage(submission: Submission, staging: Path, assignment: str, notebook_name
     folder = staging / submission.participant.id / assignment
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(submission.path, folder / notebook_name)
+    secret = submission.path.parent / "submission_secret.txt"  # vom Hub (nbgrader collect); release_feedback braucht es
+    if secret.is_file():
+        shutil.copyfile(secret, folder / secret.name)
     (folder / "timestamp.txt").write_text(submission.modified.strftime(TIMESTAMP_FORMAT), encoding="utf-8")
 
 
