@@ -4,7 +4,7 @@ Gleicher Seed, gleicher Inhalt. Geschrieben werden:
 
 - ``stadt.gpkg``: alle Geo-Layer (EPSG:25832),
 - je Tabelle ``NAME.csv`` (UTF-8, Komma, Punkt als Dezimalzeichen) oder, ab 50.000 Zeilen, ``NAME.parquet``,
-- neue Geo-Layer (Pflegedienste, Straßennetz, ...) als GeoParquet ``NAME.parquet`` (EPSG:25832),
+- neue Geo-Layer (Pflegedienste, Straßennetz, Adressen, 100-m-Raster) als GeoParquet ``NAME.parquet`` (EPSG:25832),
 - ``roh/``: unaufbereitete Exporte und die SQLite-Datenbank für die Lektion zur Datenbereinigung.
 """
 
@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from sozialraum.synth import care, geography, population, projection_inputs, raw, streets
+from sozialraum.synth import addresses, care, geography, population, projection_inputs, raw, streets
 
 DEFAULT_SEED = 2024
 PARQUET_MIN_ROWS = 50_000
@@ -29,7 +29,8 @@ def generate(seed: int, out_dir: Path, log=print) -> None:
     """Erzeuge alle Datensätze für ``seed`` nach ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    geo_ss, pop_ss, raw_ss, care_ss, street_ss = np.random.SeedSequence(seed).spawn(5)  # neue Ströme nur anhängen
+    # neue Zufallsströme nur hinten anhängen: Die übrigen Daten bleiben dann gleich.
+    geo_ss, pop_ss, raw_ss, care_ss, street_ss, address_ss = np.random.SeedSequence(seed).spawn(6)
     start = time.perf_counter()
 
     log(f"Erzeuge Geografie (Seed {seed}) ...")
@@ -45,6 +46,10 @@ def generate(seed: int, out_dir: Path, log=print) -> None:
     tables["pflegedienste"] = care.services(geo, tables["bevoelkerung_alter"], tables["pflegequoten"],
                                             np.random.default_rng(care_ss))
     tables.update(streets.build(geo, blocks, np.random.default_rng(street_ss)))
+    typ = population.district_types_of(geo, np.random.default_rng(pop_ss))
+    tables["adressen"], adresse_id, tables["raster_100m"] = addresses.build(
+        geo, tables["strassen"], tables["melderegister"], typ, np.random.default_rng(address_ss))
+    tables["melderegister"]["adresse_id"] = adresse_id.to_numpy()  # neue Spalte am Ende, die übrigen bleiben
     write_geopackage(geo, out_dir / GPKG_NAME)
     log(f"  {GPKG_NAME}: {len(geo)} Layer")
     for name, frame in tables.items():

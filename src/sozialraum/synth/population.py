@@ -51,6 +51,13 @@ def district_design(geo, rng, gu_bezirk):
     return design
 
 
+def district_types_of(geo, rng):
+    """District type per bezirk_id, as `build` draws it with the same fresh ``rng`` (it is its first draw)."""
+    ein = geo["einrichtungen"]
+    gu = ein.loc[ein["art"] == "Gemeinschaftsunterkunft", "bezirk_id"].iloc[0]
+    return district_design(geo, rng, str(gu))["typ"]
+
+
 def build(geo, rng, moves=None):
     """Register 2024, district tables 2015-2024, Grundschulen, Schuleingangsuntersuchung and the programme
     (dict name -> DataFrame).  ``moves``: see `series.build_tables` (age-specific flows, filled if given).
