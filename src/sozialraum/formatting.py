@@ -18,6 +18,7 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter
 
@@ -124,7 +125,8 @@ def add_source(fig_or_ax: Figure | Axes, text: str = SOURCE_TEXT) -> Text:
     Die Zeile ist die untere Beschriftung der ganzen Abbildung (``Figure.supxlabel``). Das Layout „tight“ lässt
     ihr Platz unter Achsen, Achsenbeschriftung und einer Legende unterhalb der Karte; sie bleibt auch beim
     Speichern mit ``savefig(..., bbox_inches="tight")`` im Bild. Hat die Abbildung schon ein Layout (z. B.
-    ``layout="constrained"``), bleibt es – auch dieses lässt der Zeile Platz.
+    ``layout="constrained"``), bleibt es – auch dieses lässt der Zeile Platz (mit etwas mehr Abstand, damit eine
+    Legende unter der Karte sie nicht berührt).
 
     >>> import matplotlib.pyplot as plt
     >>> fig, ax = plt.subplots()
@@ -135,6 +137,9 @@ def add_source(fig_or_ax: Figure | Axes, text: str = SOURCE_TEXT) -> Text:
     figure = fig_or_ax.figure if isinstance(fig_or_ax, Axes) else fig_or_ax
     if not isinstance(figure, Figure):
         raise TypeError("add_source erwartet eine matplotlib-Abbildung (fig) oder Achse (ax).")
-    if figure.get_layout_engine() is None:
+    engine = figure.get_layout_engine()
+    if engine is None:
         figure.set_layout_engine("tight")
+    elif isinstance(engine, ConstrainedLayoutEngine):
+        engine.set(h_pad=max(engine.get()["h_pad"], 0.1))  # Zoll; Standard 0,04 lässt Legenden darunter anstoßen
     return figure.supxlabel(text, x=0.01, ha="left", fontsize=8, color="0.25")
