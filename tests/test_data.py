@@ -293,3 +293,19 @@ def test_real_geoparquet_layers_have_crs_and_text_keys():
         frame = data.load(name)
         assert isinstance(frame, gpd.GeoDataFrame) and frame.crs.to_epsg() == 25832, name
         assert frame.geometry.notna().all() and frame.is_valid.all(), name
+
+
+@pytest.mark.parametrize("name, columns", [("melderegister", ["adresse_id", "alter"]), ("adressen", ["adresse_id"]),
+                                           ("statistische_bezirke", ["bezirk_id"]), ("kita", ["bezirk_id", "jahr"])])
+def test_load_only_some_columns(name, columns):
+    whole = data.load(name)
+    part = data.load(name, columns=columns)
+    geo = isinstance(whole, gpd.GeoDataFrame)
+    assert list(part.columns) == columns + (["geometry"] if geo else [])
+    assert len(part) == len(whole) and part[columns].equals(whole[columns])
+    assert not geo or part.crs.to_epsg() == 25832
+
+
+def test_unknown_column_names_the_columns_in_german():
+    with pytest.raises(ValueError, match="keine Spalte 'alt'. Vorhanden sind: .*alter"):
+        data.load("melderegister", columns=["alt"])

@@ -214,14 +214,29 @@ def _keys_as_str(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, columns: list[str] | None) -> pd.DataFrame:
     header = pd.read_csv(path, nrows=0, encoding="utf-8")
     keys = {column: "str" for column in header.columns if is_key(column)}
-    return pd.read_csv(path, dtype=keys, encoding="utf-8")
+    return pd.read_csv(path, dtype=keys, encoding="utf-8", usecols=columns)
 
 
-def load(name: str) -> pd.DataFrame | gpd.GeoDataFrame:
-    """Lädt einen Datensatz über seinen Namen.
+def _columns_of(path: Path, name: str) -> list[str]:
+    """Spaltennamen ohne Geometrie, ohne die Datei ganz zu lesen."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+    elif path.suffix == ".gpkg":
+        import pyogrio
+
+        names = list(pyogrio.read_info(path, layer=name)["fields"])
+    else:
+        names = list(pd.read_csv(path, nrows=0, encoding="utf-8").columns)
+    return [column for column in names if column != "geometry"]
+
+
+def load(name: str, columns: list[str] | None = None) -> pd.DataFrame | gpd.GeoDataFrame:
+    """Lädt einen Datensatz über seinen Namen; mit ``columns`` nur diese Spalten (spart bei großen Tabellen Speicher).
 
     Geodaten (Ebenen von ``stadt.gpkg`` und GeoParquet-Dateien wie ``strassen.parquet``) kommen als GeoDataFrame im
     Koordinatensystem EPSG:25832 (ETRS89/UTM 32N), Tabellen (CSV, Parquet) als DataFrame. Schlüsselspalten (``*_id``, ``ags``) sind Text mit führenden Nullen.
@@ -231,6 +246,7 @@ def load(name: str) -> pd.DataFrame | gpd.GeoDataFrame:
     25832
     >>> einrichtungen = data.load("einrichtungen")
     >>> einrichtungen[einrichtungen["art"] == "Kita"].head()
+    >>> personen = data.load("melderegister", columns=["adresse_id", "alter"])
     """
     folder = datasets_dir()
     tables = _table_files(folder)
@@ -240,15 +256,24 @@ def load(name: str) -> pd.DataFrame | gpd.GeoDataFrame:
         if name not in layers:
             raise _unknown(name, sorted([*layers, *tables]))
         path = folder / GPKG
+    if columns is not None:
+        columns = list(columns)
+        known = _columns_of(path, name)
+        missing = [column for column in columns if column not in known]
+        if missing:
+            raise ValueError(f"Der Datensatz '{name}' hat keine Spalte {', '.join(map(repr, missing))}. "
+                           f"Vorhanden sind: {', '.join(known)}.")
     try:
         if path.suffix == ".gpkg" or _is_geoparquet(path):
-            frame = gpd.read_parquet(path) if path.suffix == ".parquet" else gpd.read_file(
-                path, layer=name, engine="pyogrio")
+            if path.suffix == ".parquet":
+                frame = gpd.read_parquet(path, columns=None if columns is None else [*columns, "geometry"])
+            else:
+                frame = gpd.read_file(path, layer=name, engine="pyogrio", columns=columns)
             frame = frame.set_crs(CRS) if frame.crs is None else frame.to_crs(CRS)
         elif path.suffix == ".parquet":
-            frame = pd.read_parquet(path)
+            frame = pd.read_parquet(path, columns=columns)
         else:
-            frame = _read_csv(path)
+            frame = _read_csv(path, columns)
     except Exception as err:
         raise _damaged(path, err) from err
     return _keys_as_str(frame)
