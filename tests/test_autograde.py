@@ -1,11 +1,13 @@
 """Die Bewertungsmaschine (sozialraum.course.autograde) auf der winzigen Übung ``mini``."""
 import json
+import sys
+from pathlib import Path
 
 import pytest
 from nbformat.v4 import new_code_cell, new_output
 
 import grading_variants as gv
-from sozialraum.course import sandbox
+from sozialraum.course import autograde, sandbox
 from sozialraum.course.autograde import TruncateOutputs, autograde_notebooks
 
 
@@ -88,3 +90,14 @@ def test_sandbox_is_active_here():
 def test_isolation_is_described_in_german():
     text = sandbox.describe()
     assert text.startswith("Abschottung")
+
+
+def test_gradebook_schema_version_is_what_alembic_reports():
+    """Das Kit ermittelt die Schema-Version eines neuen Gradebooks im Prozess; sie muss die von `alembic heads` sein."""
+    import subprocess
+
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as ini:
+        output = subprocess.check_output([Path(sys.executable).parent / "alembic", "-c", ini, "heads"], text=True)
+    assert autograde._alembic_head() == output.split()[0]

@@ -205,7 +205,7 @@ def grade_cohort(course: Path, assignment: str, source: Path | None, *, roster_p
                          "keine Namensräume). Abgaben sind fremder Code: er liefe sonst mit Ihren Rechten. Tipp: "
                          "`sudo apt-get install bubblewrap`, oder in einer Linux-VM bzw. auf dem Kurs-Hub bewerten "
                          "(Trainerhandbuch, Abschnitt 10).")
-    ensure_tools_on_path()  # nbgrader ruft beim Anlegen eines Gradebooks `alembic` auf
+    ensure_tools_on_path()  # Werkzeuge der Umgebung (alembic) auch ohne aktivierte Umgebung, falls nbgrader sie ruft
     roster = read_roster(roster_path) if roster_path else None
     with course_lock(course):
         return _grade_locked(course, assignment, notebook, source, roster, workers, limits, force, progress)
