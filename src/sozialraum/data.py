@@ -258,11 +258,14 @@ def load(name: str, columns: list[str] | None = None) -> pd.DataFrame | gpd.GeoD
         path = folder / GPKG
     if columns is not None:
         columns = list(columns)
-        known = _columns_of(path, name)
+        try:
+            known = _columns_of(path, name)
+        except Exception as err:
+            raise _damaged(path, err) from err
         missing = [column for column in columns if column not in known]
         if missing:
             raise ValueError(f"Der Datensatz '{name}' hat keine Spalte {', '.join(map(repr, missing))}. "
-                           f"Vorhanden sind: {', '.join(known)}.")
+                             f"Vorhanden sind: {', '.join(known)}.")
     try:
         if path.suffix == ".gpkg" or _is_geoparquet(path):
             if path.suffix == ".parquet":
