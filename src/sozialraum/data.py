@@ -223,12 +223,8 @@ def _read_csv(path: Path, columns: list[str] | None) -> pd.DataFrame:
 def _columns_of(path: Path, name: str) -> list[str]:
     """Spaltennamen ohne Geometrie, ohne die Datei ganz zu lesen."""
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
         names = pq.read_schema(path).names
     elif path.suffix == ".gpkg":
-        import pyogrio
-
         names = list(pyogrio.read_info(path, layer=name)["fields"])
     else:
         names = list(pd.read_csv(path, nrows=0, encoding="utf-8").columns)
