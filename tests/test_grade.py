@@ -572,3 +572,26 @@ def test_no_grading_without_sandbox(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="bubblewrap fehlt"):
         grade_cohort(course, gv.ASSIGNMENT, inbox, progress=False)
     assert not (course / "autograded").exists() and not (course / "bewertung").exists()
+
+
+def test_submission_secret_is_carried_but_no_link_to_another_file(tmp_path):
+    """Das Geheimnis aus nbgrader collect kommt in die Rückmeldung; ein Link an seiner Stelle holt nichts Fremdes."""
+    course = gv.make_course(tmp_path / "kurs")
+    release = gv.release_notebook(course)
+    private = tmp_path / "privat.txt"
+    private.write_text("nur für die Lehrende", encoding="utf-8")
+    for student, secret in (("lea", None), ("max", private)):
+        folder = course / "submitted" / student / "mini"
+        folder.mkdir(parents=True)
+        (folder / "mini.ipynb").write_text(gv.correct(release), encoding="utf-8")
+        (folder / "timestamp.txt").write_text("2026-03-01 10:00:00.000000 UTC", encoding="utf-8")
+        if secret is None:
+            (folder / "submission_secret.txt").write_text("a1b2c3", encoding="utf-8")
+        else:
+            (folder / "submission_secret.txt").symlink_to(secret)
+    limits = sandbox.Limits(cell_timeout=10, notebook_timeout=60, memory_mb=1000)
+    grade_cohort(course, "mini", None, workers=1, limits=limits, progress=False)
+    assert (course / "feedback" / "lea" / "mini" / "submission_secret.txt").read_text() == "a1b2c3"
+    leaked = [p for p in course.rglob("*") if p.is_file() and not p.is_symlink()
+              and "nur für die Lehrende" in p.read_text(encoding="utf-8", errors="ignore")]
+    assert leaked == []

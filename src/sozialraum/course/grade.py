@@ -341,14 +341,17 @@ def _release(course: Path, assignment: str, notebook: Path) -> Path:
     return release if release.exists() else notebook
 
 
+SECRET_MAX_BYTES = 1024  # nbgrader schreibt eine kurze Zufallskennung
+
+
 def _stage(submission: Submission, staging: Path, assignment: str, notebook_name: str) -> None:
     """Kopie der Abgabe unter dem erwarteten Namen, mit Zeitstempel (das Original bleibt unberührt)."""
     folder = staging / submission.participant.id / assignment
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(submission.path, folder / notebook_name)
     secret = submission.path.parent / "submission_secret.txt"  # vom Hub (nbgrader collect); release_feedback braucht es
-    if secret.is_file():
-        shutil.copyfile(secret, folder / secret.name)
+    if secret.is_file() and not secret.is_symlink() and secret.stat().st_size <= SECRET_MAX_BYTES:
+        shutil.copyfile(secret, folder / secret.name)  # kein Link auf fremde Dateien, keine riesige Datei
     (folder / "timestamp.txt").write_text(submission.modified.strftime(TIMESTAMP_FORMAT), encoding="utf-8")
 
 
