@@ -4,15 +4,15 @@ Der nbgrader-Austausch über mehrere Pods ist ngshare, ein Dienst des Hubs. Hier
 von hub/requirements.txt (dieselbe Umgebung wie in tests/test_hub.py, von hub/setup.py installiert) mit genau der
 Konfiguration aus hub/kubernetes/config.yaml (hub.extraConfig: ngshare-Dienst, Formgrader nur für Lehrende) und
 Servern aus der Lernumgebung des Kits mit der nbgrader-Konfiguration aus config.yaml (singleuser.extraFiles). Statt
-KubeSpawner startet SimpleLocalProcessSpawner die Server als Prozesse; statt NativeAuthenticator meldet der
-DummyAuthenticator an. Alle Server laufen als derselbe Benutzer, wie die Pods (jovyan): Getrennt werden die
+KubeSpawner startet SimpleLocalProcessSpawner die Server als Prozesse; angemeldet wird mit signierten LTI-1.1-Starts
+und den Werten aus config.yaml. Alle Server laufen als derselbe Benutzer, wie die Pods (jovyan): Getrennt werden die
 Personen nur durch ihr JupyterHub-Token, wie auf Kubernetes.
 
 Die Lehrende legt den Kurs in ngshare an und gibt 00_start aus; zwei Teilnehmende holen die Übung über die
 Assignments-Schnittstelle ihres Servers, bearbeiten sie (richtig, leer) und geben ab; die Lehrende sammelt ein,
 bewertet mit `python -m sozialraum.course grade` und gibt die Rückmeldungen frei; die Teilnehmenden holen sie ab.
 Niemand kommt an eine fremde Abgabe oder Rückmeldung, an die Liste der Abgaben oder an einen fremden Kurs.
-Nicht geprüft: Helm, Kubernetes, KubeSpawner, NativeAuthenticator, die Netzwerkregeln, das Bauen der Images.
+Nicht geprüft: Helm, Kubernetes, KubeSpawner, die Netzwerkregeln, HTTPS, das Bauen und Starten der Images.
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -48,7 +49,6 @@ KIT_PYTHON = ROOT / ".venv" / "bin" / "python"
 NGSHARE_VENV = PREFIX / "kubernetes" / "ngshare"
 NGSHARE_COMMAND = ["/opt/ngshare/bin/python", "-m", "ngshare"]
 COURSE, OTHER_COURSE = "kurs-k8s", "anderer-kurs"
-PASSWORD = "im-test-beliebig"
 
 # ngshare hört in seinem Pod auf allen Adressen (für den Proxy); hier nur auf 127.0.0.1.
 NGSHARE_ON_LOCALHOST = """
@@ -87,8 +87,10 @@ c.ConfigurableHTTPProxy.command = [settings["proxy"]]
 c.JupyterHub.db_url = "sqlite:///" + settings["work"] + "/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = settings["work"] + "/cookie_secret"
 c.JupyterHub.cleanup_servers = True
-c.JupyterHub.authenticator_class = "dummy"
-c.Authenticator.allowed_users = set(settings["users"])
+# Anmeldung: hub.config aus hub/kubernetes/config.yaml (LTI 1.1), unverändert
+for section, values in settings["hub_config"].items():
+    for key, value in values.items():
+        c[section][key] = set(value) if key in ("allowed_users", "admin_users") else value
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = settings["work"] + "/home/{{username}}"
 c.Spawner.cmd = [settings["singleuser"]]
@@ -183,6 +185,7 @@ def ngshare_hub():
         "environment": environment, "admin_token": admin_token,
         "extra_config": config["hub"]["extraConfig"]["sozialraum.py"], "ngshare_url": f"http://127.0.0.1:{ngshare_port}",
         "ngshare_python": str(NGSHARE_VENV / "bin" / "python"), "ngshare_launcher": NGSHARE_ON_LOCALHOST,
+        "hub_config": config["hub"]["config"],
     }
     (work / "jupyterhub_config.py").write_text(HUB_CONFIG.format(settings=json.dumps(settings)), encoding="utf-8")
     log = open(work / "hub.log", "w")
@@ -202,14 +205,17 @@ def ngshare_hub():
             assert server.poll() is None and time.monotonic() < deadline, (work / "hub.log").read_text()[-3000:]
             time.sleep(0.5)
         admin = {"Authorization": f"token {admin_token}"}
-        tokens = {}  # wie das Token im Server einer Person (JUPYTERHUB_API_TOKEN); die Personen legt allowed_users an
+        # dora_dorn steht in keiner Liste von config.yaml: nur für ein Token (Person aus einem anderen Kurs)
+        response = requests.post(f"{url}/hub/api/users/{names['fremd']}", headers=admin, timeout=TIMEOUT)
+        assert response.status_code == 201, response.text
+        tokens = {}  # wie das Token im Server einer Person (JUPYTERHUB_API_TOKEN)
         for name in names.values():
             response = requests.post(f"{url}/hub/api/users/{name}/tokens", json={"note": "Test"}, headers=admin,
                                      timeout=TIMEOUT)
             assert response.status_code == 201, response.text
             tokens[name] = response.json()["token"]
         yield {"url": url, "ngshare": ngshare, "work": work, "names": names, "tokens": tokens,
-               "environment": environment, "passwords": {name: PASSWORD for name in names.values()},
+               "environment": environment, "lti": config["hub"]["config"]["LTI11Authenticator"],
                "packages_s": packages_s, "server": server}
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # der Hub beendet die Server und ngshare
@@ -229,6 +235,25 @@ def as_person(hub: dict, name: str, *command: str, cwd: Path, user: str | None =
     env = {**hub["environment"], "HOME": str(hub["work"] / "home" / name), "JUPYTERHUB_USER": user or name,
            "JUPYTERHUB_API_TOKEN": hub["tokens"][name], "LANG": "C.UTF-8"}
     return subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def lti_session(hub: dict, name: str, key: str, secret: str) -> requests.Session | None:
+    """Start aus der Lernplattform: ein signierter LTI-1.1-Start für diese Kennung; die Sitzung, wenn angemeldet."""
+    from oauthlib.oauth1 import SIGNATURE_TYPE_BODY, Client  # kommt mit hub/setup.py in die .venv
+
+    params = {"lti_message_type": "basic-lti-launch-request", "lti_version": "LTI-1p0",
+              "resource_link_id": "sozialraum-kurs", "user_id": f"lms-{name}", "ext_user_username": name,
+              "roles": "Learner", "context_id": COURSE}
+    # uri_scheme: https (der Hub hinter HTTPS): signiert wird die https-Adresse, die der Browser sieht
+    public = f"{hub['url'].replace('http://', 'https://')}/hub/lti/launch"
+    client = Client(key, client_secret=secret, signature_type=SIGNATURE_TYPE_BODY)
+    _, headers, body = client.sign(public, http_method="POST", body=urlencode(params),
+                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    session = requests.Session()
+    session.post(f"{hub['url']}/hub/lti/launch", data=body, headers=headers, allow_redirects=False, timeout=TIMEOUT)
+    me = session.get(f"{hub['url']}/hub/api/user", timeout=TIMEOUT,
+                     headers={"X-XSRFToken": session.cookies.get("_xsrf", path="/hub/") or ""})
+    return session if me.status_code == 200 and me.json()["name"] == name else None
 
 
 def ngshare_get(hub: dict, name: str, path: str, **params) -> requests.Response:
@@ -251,10 +276,15 @@ def test_exchange_cycle_through_ngshare_across_servers(ngshare_hub):
     participants = [names["richtig"], names["leer"]]
     write_roster(course_dir / "teilnehmende.csv", participants)
 
-    # Anmelden und Server starten (gleichzeitig, wie im Seminar), derweil legt die Lehrende den Kurs an
-    people = {role: HubUser(hub, names[role]) for role in ("richtig", "leer", "lehrende")}
-    for person in people.values():
-        assert person.login().status_code == 200
+    # Anmelden aus der Lernplattform (LTI 1.1 mit den Werten aus config.yaml); falsch signiert oder nicht in
+    # allowed_users: nicht angemeldet
+    key, secret = next(iter(hub["lti"]["consumers"].items()))
+    assert lti_session(hub, names["leer"], key, "falsches-geheimnis") is None
+    assert lti_session(hub, "eve_extern", key, secret) is None
+    # Server starten (gleichzeitig, wie im Seminar), derweil legt die Lehrende den Kurs an
+    people = {role: HubUser(hub, names[role], lti_session(hub, names[role], key, secret))
+              for role in ("richtig", "leer", "lehrende")}
+    assert all(person.session is not None for person in people.values())
     with ThreadPoolExecutor(len(people)) as pool:
         waiting = [pool.submit(person.wait_for_server) for person in people.values()]
         # die Befehle aus docs/Kurs-Hub.md
