@@ -28,7 +28,9 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
@@ -82,10 +84,40 @@ api.get_alembic_version = _alembic_head
 # nbgrader-Schritte des Kits
 
 
+class JailedKernelClient(AsyncKernelClient):
+    """Kernel-Client, der nach dem Start des Kernels nicht auf Stille wartet.
+
+    jupyter_client's ``wait_for_ready`` liest am Ende IOPub leer, bis 0,2 s lang nichts mehr kommt: je Abgabe
+    mindestens 0,2 s Stillstand. Hier ist der Kernel bereit, sobald er auf kernel_info antwortet und eine Nachricht
+    über IOPub ankam (verbunden); übrige Startmeldungen gehören zu keiner Zelle, nbclient übergeht sie.
+    """
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=1)
+                if reply["msg_type"] == "kernel_info_reply":
+                    await self.iopub_channel.get_msg(timeout=0.2)
+                    self._handle_kernel_info_reply(reply)
+                    return
+            except Empty:
+                pass
+            if not await self._async_is_alive():
+                raise RuntimeError("Der Kernel wurde beendet, bevor er antwortete.")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Der Kernel antwortete nicht innerhalb von {timeout} s.")
+
+
 class JailedKernelManager(AsyncKernelManager):
     """Startet den Kernel in einer Sandbox; Verbindung über Unix-Sockets im Arbeitsordner der Sandbox."""
 
     jail: sandbox.Jail | None = None
+
+    @default("client_factory")
+    def _client_factory_default(self):
+        return JailedKernelClient
 
     def format_kernel_cmd(self, extra_arguments=None):
         return self.jail.command(super().format_kernel_cmd(extra_arguments))
@@ -93,6 +125,10 @@ class JailedKernelManager(AsyncKernelManager):
     def write_connection_file(self, **kwargs):
         super().write_connection_file(**kwargs)
         self.jail.grant(Path(self.connection_file))
+
+    async def _async_wait(self, pollinterval: float = 0.1) -> None:
+        """Nach dem SIGKILL alle 10 ms nachsehen, ob die Sandbox beendet ist (jupyter_client: alle 0,1 s)."""
+        await super()._async_wait(pollinterval=0.01)
 
 
 def kernel_environment(datasets: Path) -> dict[str, str]:
@@ -356,26 +392,32 @@ def grading_config(course_config, root: Path, *, limits: sandbox.Limits, submitt
 # Viele Abgaben parallel
 
 _WORKER_CONFIG = None
+_WORKER_FEEDBACK = None  # je Arbeitsprozess eine Rückmeldung für alle Personen (Vorlagen einmal übersetzt)
 
 
-def _worker_init(config, sandboxes: str) -> None:
-    global _WORKER_CONFIG
+def _worker_init(config, sandboxes: str, feedback: bool) -> None:
+    global _WORKER_CONFIG, _WORKER_FEEDBACK
     import warnings
 
+    from nbgrader.coursedir import CourseDirectory
     from sqlalchemy.exc import SAWarning
+
+    from sozialraum.course.feedback import ReusableFeedback
 
     warnings.simplefilter("ignore", SAWarning)  # nbgrader's Gradebook warnt harmlos über autoflush
     sandbox.die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Strg+C bearbeitet der Elternprozess
     os.environ["SOZIALRAUM_SANDBOXEN"] = sandboxes
     _WORKER_CONFIG = config
+    if feedback:
+        _WORKER_FEEDBACK = ReusableFeedback(coursedir=CourseDirectory(config=config), config=config)
 
 
-def _grade_student(assignment: str, student: str, feedback: bool) -> dict:
-    """Im Arbeitsprozess: nbgrader's Autograde (und ggf. GenerateFeedback) für eine Person."""
+def _grade_student(assignment: str, student: str) -> dict:
+    """Im Arbeitsprozess: nbgrader's Autograde (und ggf. die Rückmeldung) für eine Person."""
     import logging
 
-    from nbgrader.converters import Autograde, GenerateFeedback
+    from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
 
     started = time.monotonic()
@@ -385,10 +427,8 @@ def _grade_student(assignment: str, student: str, feedback: bool) -> dict:
         def emit(self, record):
             records.append(record.getMessage())
 
-    def run(converter_class) -> str:
-        coursedir = CourseDirectory(config=_WORKER_CONFIG)
-        coursedir.assignment_id, coursedir.student_id = assignment, student
-        converter = converter_class(coursedir=coursedir, config=_WORKER_CONFIG)
+    def run(converter) -> str:
+        converter.coursedir.assignment_id, converter.coursedir.student_id = assignment, student
         converter.log.handlers, converter.log.propagate = [Collect(level=logging.ERROR)], False
         try:
             converter.start()
@@ -396,10 +436,10 @@ def _grade_student(assignment: str, student: str, feedback: bool) -> dict:
         except Exception as error:  # nbgrader meldet jeden Fehler als NbGraderException
             return (" ".join(records[-3:]) or f"{type(error).__name__}: {error}")[-400:]
 
-    error = run(Autograde)
+    error = run(Autograde(coursedir=CourseDirectory(config=_WORKER_CONFIG), config=_WORKER_CONFIG))
     result = {"error": error, "failure": LAST_RUN.get("failure", ""), "tampered": LAST_RUN.get("tampered", "")}
-    if feedback and not error:
-        result["feedback_error"] = run(GenerateFeedback)
+    if _WORKER_FEEDBACK is not None and not error:
+        result["feedback_error"] = run(_WORKER_FEEDBACK)
     result["seconds"] = time.monotonic() - started
     return result
 
@@ -421,9 +461,9 @@ def run_autograde(config, assignment: str, students: list[str], *, workers: int 
         bar = tqdm(total=len(students), desc="Bewertung", unit="Notebook")
     pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(students))),
                                mp_context=multiprocessing.get_context("fork"), initializer=_worker_init,
-                               initargs=(config, str(folder)))
+                               initargs=(config, str(folder), feedback))
     try:
-        futures = {pool.submit(_grade_student, assignment, s, feedback): s for s in students}
+        futures = {pool.submit(_grade_student, assignment, s): s for s in students}
         from concurrent.futures import as_completed
         for future in as_completed(futures):
             student = futures[future]

@@ -435,10 +435,12 @@ def _feedback(config, course: Path, assignment: str, notebook: Path, manifest: d
     jede Abgabe mit Hinweis zur Bewertung; die übrigen hat der Arbeitsprozess gleich nach dem Bewerten erzeugt.
     Ein Fehler betrifft nur die Rückmeldung dieser Person (Hinweis in der Tabelle).
     """
-    from nbgrader.converters import GenerateFeedback
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
 
+    from sozialraum.course.feedback import ReusableFeedback
+
+    converters: dict[str, ReusableFeedback] = {}  # je Hinweis einer (Vorlagen einmal übersetzt), meist nur ""
     for pid, entry in manifest.items():
         page = course / "feedback" / pid / assignment / f"{notebook.stem}.html"
         name = " ".join(filter(None, [entry.get("vorname"), entry.get("nachname")]))
@@ -448,12 +450,14 @@ def _feedback(config, course: Path, assignment: str, notebook: Path, manifest: d
                 continue
             note = _feedback_note(entry)
             if (pid in regenerate or note) and (course / "autograded" / pid / assignment / notebook.name).exists():
-                local = Config()
-                local.merge(config)
-                local.GermanFeedback.note = note
-                coursedir = CourseDirectory(config=local)
-                coursedir.assignment_id, coursedir.student_id = assignment, pid
-                GenerateFeedback(coursedir=coursedir, config=local).start()
+                if note not in converters:
+                    local = Config()
+                    local.merge(config)
+                    local.GermanFeedback.note = note
+                    converters[note] = ReusableFeedback(coursedir=CourseDirectory(config=local), config=local)
+                converter = converters[note]
+                converter.coursedir.assignment_id, converter.coursedir.student_id = assignment, pid
+                converter.start()
         except Exception as error:  # noqa: BLE001 - eine kaputte Rückmeldung darf den Lauf nicht beenden
             entry["feedback_fehler"] = f"{type(error).__name__}: {error}"[:300]
 
