@@ -460,13 +460,25 @@ def _wait_for_kernels(process: subprocess.Popen, count: int, seconds: float = 12
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         family = _descendants(process.pid)
-        kernels = [p for p in family if "ipykernel_launcher" in " ".join(_cmdline(p))]
+        kernels = [p for p in family if _is_kernel(p)]
         if len(kernels) >= count:
             return family
         time.sleep(0.3)
     process.kill()
     pytest.fail("Die Bewertung hat keine Kernel gestartet")
     return psutil.pids()
+
+
+def _is_kernel(pid: int) -> bool:
+    """Ein Kernel ist ein Enkel der Vorlage (forkserver): Vorlage -> Zwischenprozess -> Kernel."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        chain = [process, process.parent(), process.parent().parent()]
+        return all(p is not None and "sozialraum.course.forkserver" in " ".join(p.cmdline()) for p in chain)
+    except (psutil.Error, AttributeError):
+        return False
 
 
 def _cmdline(pid):

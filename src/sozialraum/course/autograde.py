@@ -40,7 +40,7 @@ from nbgrader import api, utils
 from nbgrader.preprocessors import DeduplicateIds, Execute, LimitOutput, NbGraderPreprocessor, SaveAutoGrades
 from traitlets import Bool, Integer, Unicode, default
 
-from sozialraum.course import guard, sandbox
+from sozialraum.course import forkserver, guard, sandbox
 
 MAX_STREAM_CHARS = 20_000  # Textausgabe je Ausgabe im bewerteten Notebook
 MAX_DATA_CHARS = 2_000_000  # sonstige Ausgaben (Bilder) je Ausgabe
@@ -111,16 +111,23 @@ class JailedKernelClient(AsyncKernelClient):
 
 
 class JailedKernelManager(AsyncKernelManager):
-    """Startet den Kernel in einer Sandbox; Verbindung über Unix-Sockets im Arbeitsordner der Sandbox."""
+    """Spaltet den Kernel von der Vorlage ab (``forkserver``), in seiner eigenen Sandbox; Verbindung über
+    Unix-Sockets im Arbeitsordner der Sandbox."""
 
     jail: sandbox.Jail | None = None
+    server: forkserver.ForkServer | None = None
 
     @default("client_factory")
     def _client_factory_default(self):
         return JailedKernelClient
 
-    def format_kernel_cmd(self, extra_arguments=None):
-        return self.jail.command(super().format_kernel_cmd(extra_arguments))
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        """Statt eines neuen Prozesses aus ``kernel_cmd``: eine Kopie der Vorlage (``LocalProvisioner`` verwaltet
+        sie wie einen Prozess)."""
+        process = self.server.start(Path(self.connection_file), self.jail.workdir, self.jail.uid,
+                                    self.jail.limits.tmp_mb)
+        self.provisioner.process, self.provisioner.pid = process, process.pid
+        self._reconcile_connection_info(self.provisioner.connection_info)
 
     def write_connection_file(self, **kwargs):
         super().write_connection_file(**kwargs)
@@ -151,6 +158,8 @@ class SandboxedExecute(Execute):
     processes = Integer(256, help="höchstens so viele Prozesse je Sandbox").tag(config=True)
     datasets = Unicode("", help="Datenordner (lesbar in der Sandbox); Standard: datasets/ des Kurses").tag(
         config=True)
+    keep_forkserver = Bool(False, help="Vorlage der Kernel für weitere Notebooks behalten (Bewertungsprozesse)").tag(
+        config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", JailedKernelManager)
@@ -177,12 +186,18 @@ class SandboxedExecute(Execute):
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
         LAST_RUN.clear()
-        home = Path(tempfile.mkdtemp(prefix="kernel-", dir=os.environ.get("SOZIALRAUM_SANDBOXEN")))
         limits = sandbox.Limits(cell_timeout=self.timeout or 0, notebook_timeout=self.notebook_timeout,
                                 memory_mb=self.memory_mb, processes=self.processes)
         datasets = self._datasets()
-        self._jail = sandbox.Jail(home, readable=[Path(sys.prefix), Path(sys.base_prefix), sandbox.package_dir(),
-                                                  datasets], env=kernel_environment(datasets), limits=limits)
+        readable = [Path(sys.prefix), Path(sys.base_prefix), sandbox.package_dir(), datasets]
+        environment = kernel_environment(datasets)
+        preload = self._preload(resources)
+        self._server = forkserver.shared(
+            (tuple(readable), tuple(sorted(environment.items())), limits, tuple(preload)),
+            lambda base: sandbox.Jail(base, readable=readable, env=environment, limits=limits, server=True),
+            preload)
+        home = Path(tempfile.mkdtemp(prefix="kernel-", dir=self._server.base))
+        self._jail = sandbox.Jail(home, readable=readable, env=environment, limits=limits)
         self._prologue = guard.prologue(guard.imported_modules([c.source for c in nb.cells
                                                                  if c.cell_type == "code"]))
         timer = threading.Timer(self.notebook_timeout, self._kill, args=("timeout",))
@@ -209,19 +224,29 @@ class SandboxedExecute(Execute):
         finally:
             timer.cancel()
             shutil.rmtree(home, ignore_errors=True)
+            if not self.keep_forkserver:
+                forkserver.close_all()
         if failure:
             LAST_RUN["failure"] = failure
         self.set_widgets_metadata()
         return self.nb, self.resources
 
+    def _preload(self, resources) -> list[str]:
+        """Was die Quelle der Übung importiert (nicht die Abgabe): das lädt die Vorlage der Kernel vorab."""
+        from nbgrader.coursedir import CourseDirectory
+
+        coursedir = CourseDirectory(config=self.config)
+        folder = Path(coursedir.format_path(coursedir.source_directory, ".", resources["nbgrader"]["assignment"]))
+        names = forkserver.modules_to_preload(["".join(cell["source"]) for notebook in sorted(folder.glob("*.ipynb"))
+                                               for cell in read_cells(notebook) if cell["cell_type"] == "code"])
+        packages = {name.split(".")[0] for name in names}
+        return names + [m for m in guard.WATCHED_MODULES if m.split(".")[0] in packages]  # für den Wächter
+
     def _kill(self, reason: str) -> None:
         LAST_RUN["failure"] = reason
         process = getattr(getattr(self.km, "provisioner", None), "process", None)
         if process is not None:
-            try:
-                os.kill(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            process.kill()
 
     @staticmethod
     def _mark_failed(cell: NotebookNode, failure: str) -> None:
@@ -234,20 +259,12 @@ class SandboxedExecute(Execute):
 
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
-        km.jail = self._jail
+        km.jail, km.server = self._jail, self._server
         km.transport = "ipc"
         km.ip = str(self._jail.workdir / "k")
         km.connection_file = str(self._jail.workdir / "verbindung.json")
         km.kernel_spec.interrupt_mode = "message"  # Signale erreichen den Kernel in seiner Sitzung nicht
         return km
-
-    async def async_start_new_kernel(self, **kwargs):
-        import subprocess
-
-        kwargs.update(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # Startmeldungen des Kernels
-        await super().async_start_new_kernel(**kwargs)
-
-    start_new_kernel = run_sync(async_start_new_kernel)
 
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
@@ -385,6 +402,7 @@ def grading_config(course_config, root: Path, *, limits: sandbox.Limits, submitt
     config.SandboxedExecute.notebook_timeout = limits.notebook_timeout
     config.SandboxedExecute.memory_mb = limits.memory_mb
     config.SandboxedExecute.processes = limits.processes
+    config.SandboxedExecute.keep_forkserver = True  # ein Bewertungsprozess bewertet viele Notebooks
     return config
 
 

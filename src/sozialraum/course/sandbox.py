@@ -92,14 +92,15 @@ class Jail:
     """Ein Arbeitsordner und die Regeln, mit denen Befehle darin abgeschottet starten."""
 
     def __init__(self, workdir: Path, *, readable: list[Path], env: dict[str, str], limits: Limits,
-                 isolated: bool | None = None):
+                 isolated: bool | None = None, server: bool = False):
         self.isolated = available() if isolated is None else isolated
         self.workdir = Path(workdir).resolve()
         self.readable = [Path(p).resolve() for p in readable if Path(p).exists()]
         self.env = env
         self.limits = limits
+        self.server = server  # Vorlage für Kernel (forkserver): richtet je Kernel Namensräume und Kennung ein
         self.uid = None
-        if os.geteuid() == 0 and self.isolated:
+        if os.geteuid() == 0 and self.isolated and not server:
             with _uid_lock:
                 self.uid = ROOT_UID_BASE + (os.getpid() % 1000) * 100 + next(_uids) % 100
             os.chmod(self.workdir, 0o733)  # gehört root: die Sandbox legt nur ihre Sockets an (siehe seal)
@@ -116,7 +117,8 @@ class Jail:
 
     def command(self, cmd: list[str]) -> list[str]:
         limits = self.limits
-        nproc = limits.processes if self.uid is not None else _own_processes() + limits.processes
+        own_uid = os.geteuid() == 0 and self.isolated  # als root: je Kernel eine eigene Kennung
+        nproc = limits.processes if own_uid else _own_processes() + limits.processes
         prefix = ["prlimit", f"--as={limits.memory_mb * 2**20}", f"--fsize={limits.file_mb * 2**20}",
                   f"--nproc={nproc}", "--core=0", "--nofile=1024", "--"]
         if not self.isolated:
@@ -126,10 +128,12 @@ class Jail:
     def _bwrap(self) -> list[str]:
         args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid", "--unshare-net",
                 "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox", "--clearenv"]
-        if self.uid is None:
+        if os.geteuid() != 0:
             args += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
-        else:
-            args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # nur für setpriv, das alles abgibt
+        if self.server:  # nur für die Vorlage, die je Kernel alles abgibt (forkserver._drop_privileges)
+            args += ["--cap-add", "CAP_SYS_ADMIN"]
+        if os.geteuid() == 0:  # für setpriv bzw. die Vorlage, die die Kennung je Kernel wechselt
+            args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
         for key, value in self.env.items():
             args += ["--setenv", key, value]
         args += ["--ro-bind", "/usr", "/usr"]
@@ -152,7 +156,7 @@ class Jail:
         return args
 
     def _switch_user(self) -> list[str]:
-        if self.uid is None:
+        if self.uid is None or self.server:
             return []
         return ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--inh-caps=-all",
                 "--bounding-set=-all", "--no-new-privs"]
