@@ -95,3 +95,21 @@ def test_check_rejects_weak_exercise():
     assert (mutate.IMPOSTOR, "antwort: Objekt, das mit allem gleich ist (erbt von nichts)") in survivors
     assert (mutate.CONSTANT, "30 -> 31") in survivors  # Toleranz 0.01 lässt 31/120 durch
     assert any("keine verborgenen Zusicherungen" in p for p in report.problems)
+
+
+def test_prescreen_children_report_results_and_timeouts(monkeypatch):
+    """Die Kinder der Vorprüfung laufen nebeneinander; eines, das die Zeitgrenze überschreitet, meldet ``timeout``."""
+    import time
+
+    from sozialraum.course import prescreen
+
+    monkeypatch.setattr(prescreen, "CHILD_TIMEOUT", 1)
+    children = prescreen._Children(2)
+    children.submit("lang", lambda: time.sleep(5))
+    children.submit("kurz", lambda: {"x": 1})
+    children.submit("absturz", lambda: prescreen.os._exit(3))
+    assert children.run(lambda: {"y": 2}) == {"y": 2}
+    results = children.drain()
+    assert results["kurz"] == {"x": 1}
+    assert results["lang"]["timeout"] is True
+    assert "timeout" not in results["absturz"] and results["absturz"]["error"] == "Absturz"

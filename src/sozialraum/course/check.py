@@ -6,7 +6,8 @@ Für jede Übung (oder die genannten), jeweils durch nbgrader's echtes Autograde
 3. falsche Antworten verlieren die Punkte der Aufgabe, die sie verfälschen: Mutanten jeder Lösungszelle,
    Typ-Attrappen und hartkodierte Werte aus den sichtbaren Tests (siehe ``mutate``). Eine Variante, die keine
    Antwort ändert (gleichwertige Mutante), zählt nicht; das klärt eine schnelle Vorprüfung (``prescreen``).
-   Varianten mit gleichen Antworten werden nur einmal bewertet.
+   Varianten mit gleichen Antworten werden nur einmal bewertet; lief in der Vorprüfung schon eine Zelle länger als
+   die Zeitgrenze je Zelle, bewertet nbgrader die Variante mit einer kurzen Zeitgrenze.
 4. statische Prüfung (``lint``).
 Ausgabe: eine Tabelle je Übung; Rückgabewert 1 bei jedem Überlebenden oder Befund.
 """
@@ -33,6 +34,9 @@ from sozialraum.course.tasks import Task, meta, split_hidden, tasks_of
 SOLUTION_KEY = "loesung"
 RELEASE_KEY = "ausgabe-unveraendert"
 CONTROL = "Kontrolle"
+# Zeitgrenze je Zelle für Varianten, bei denen schon in der Vorprüfung eine Zelle länger als die Zeitgrenze
+# (prescreen.CHILD_TIMEOUT) lief: auch nbgrader bricht sie dann ab, das zeigt eine kurze Grenze genauso
+ENDLESS_CELL_TIMEOUT = 10
 
 
 @dataclass
@@ -159,7 +163,7 @@ class _Grader:
         self.solution_sources, self.tmp, self.workers, self.cell_timeout = solution_sources, tmp, workers, cell_timeout
         self.runs = 0
 
-    def __call__(self, submissions: dict[str, dict | None]) -> dict:
+    def __call__(self, submissions: dict[str, dict | None], cell_timeout: int | None = None) -> dict:
         """Bewertet {Schlüssel: {grade_id: Quelltext} (Lösung mit diesen Zellen) oder None (leere Ausgabe)}."""
         from sozialraum.course.autograde import autograde_notebooks
 
@@ -171,13 +175,14 @@ class _Grader:
             nbformat.write(nb, paths[key])
         self.runs += len(paths)
         return autograde_notebooks(self.course_root, self.assignment, paths, workers=self.workers,
-                                   cell_timeout=self.cell_timeout, progress=False,
+                                   cell_timeout=cell_timeout or self.cell_timeout, progress=False,
                                    workdir=self.tmp / "sandboxen" / f"lauf-{self.runs}")
 
     def variants(self, to_grade: list[dict], groups: dict, extra: dict) -> dict:
         """Bewertung je Variante (und je Schlüssel in ``extra``, siehe ``__call__``). Varianten, die nur ihre eigene Aufgabe ändern, werden gebündelt: eine Abgabe
         trägt je Aufgabe eine Variante. Scheitert ein Bündel als Ganzes (Zeit, Speicher), einzeln nachbewerten."""
-        alone = [v for v in to_grade if not groups[v["key"]][0]["batchable"]]
+        endless = [v for v in to_grade if groups[v["key"]][0]["endless"]]
+        alone = [v for v in to_grade if not groups[v["key"]][0]["batchable"] and v not in endless]
         by_task: dict[str, list[dict]] = {}
         for variant in to_grade:
             if groups[variant["key"]][0]["batchable"]:
@@ -187,7 +192,10 @@ class _Grader:
         jobs = {**extra, **{v["key"]: {v["task"]: v["source"]} for v in alone}}
         jobs.update({f"buendel-{i:03d}": {v["task"]: v["source"] for v in batch} for i, batch in enumerate(batches)})
         results = self(jobs)
-        verdicts = {key: results[key] for key in [*extra, *(v["key"] for v in alone)]}
+        if endless:  # eine Zelle lief in der Vorprüfung länger als die Zeitgrenze: hier nicht noch einmal so lange
+            results.update(self({v["key"]: {v["task"]: v["source"]} for v in endless},
+                                cell_timeout=min(self.cell_timeout, ENDLESS_CELL_TIMEOUT)))
+        verdicts = {key: results[key] for key in [*extra, *(v["key"] for v in alone + endless)]}
         retry = []
         for i, batch in enumerate(batches):
             result = results[f"buendel-{i:03d}"]
@@ -231,7 +239,8 @@ def _plan(tasks: list[Task], screened: dict, report: Report):
         # gleiche vorhergesagte Fehlerstellen in den Tests: ein Vertreter genügt; sonst einzeln bewerten
         signature = (variant["task"], batchable, tuple(verdict)) if predicted_reject else (variant["key"],)
         member = {"variant": variant, "changed": changed, "batchable": batchable,
-                  "predicted_failure": answers is None or bool(result.get("failed")) or bool(failing)}
+                  "predicted_failure": answers is None or bool(result.get("failed")) or bool(failing),
+                  "endless": bool(result.get("timeout"))}
         if signature in representative:
             groups[representative[signature]].append(member)
         else:

@@ -3,8 +3,9 @@
 Läuft als eigener Prozess (``python -m sozialraum.course.prescreen < auftrag.json > ergebnis.json``). Er führt die
 Codezellen der Lösung der Reihe nach in einem Namensraum aus (ohne Testzellen). Vor jeder Lösungszelle wird für
 jede Variante dieser Aufgabe ein Kindprozess abgespalten (``os.fork``: der Zustand bis hierher wird geteilt, nicht
-neu berechnet); er führt die Variante und alle folgenden Zellen aus und meldet einen Fingerabdruck jeder
-Antwortvariable. Varianten mit denselben Fingerabdrücken wie die Lösung sind gleichwertig (keine falsche Antwort).
+neu berechnet; höchstens ein Kind je Kern läuft gleichzeitig); er führt die Variante und alle folgenden Zellen
+aus und meldet einen Fingerabdruck jeder Antwortvariable. Braucht dort eine Zelle länger als ``CHILD_TIMEOUT``
+(die Zeitgrenze je Zelle beim Bewerten), meldet die Vorprüfung ``timeout``. Varianten mit denselben Fingerabdrücken wie die Lösung sind gleichwertig (keine falsche Antwort).
 
 Danach führt das Kind die Testzellen seiner Aufgabe aus (samt verborgenen Tests) und meldet, welche Zusicherung
 scheitert: eine Vorhersage, die ``check`` nur zum Bündeln nutzt; bewertet wird mit nbgrader.
@@ -17,6 +18,7 @@ import hashlib
 import json
 import os
 import pickle
+import select
 import signal
 import sys
 import traceback
@@ -25,7 +27,7 @@ from sozialraum.course import mutate
 from sozialraum.course.tasks import assigned_names, used_names
 
 MISSING = "<fehlt>"
-CHILD_TIMEOUT = 120
+CHILD_TIMEOUT = 120  # Sekunden je Zelle im Kind, wie die Zeitgrenze je Zelle beim Bewerten
 
 
 def _series_bytes(series) -> bytes:
@@ -104,28 +106,67 @@ def _answers(namespace: dict, names: list[str]) -> dict[str, str]:
     return {name: fingerprint(namespace[name]) if name in namespace else MISSING for name in names}
 
 
-def _in_child(work) -> dict:
-    """Führt ``work()`` in einem abgespaltenen Prozess aus und gibt dessen JSON-Ergebnis zurück."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        signal.alarm(CHILD_TIMEOUT)
-        try:
-            payload = json.dumps(work()).encode()
-        except BaseException:  # noqa: BLE001
-            payload = json.dumps({"error": traceback.format_exc(limit=3)}).encode()
-        with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(payload)
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
-    os.waitpid(pid, 0)
-    return json.loads(data) if data else {"error": "Zeitüberschreitung oder Absturz"}
+class _Children:
+    """Abgespaltene Kindprozesse, höchstens einer je Kern gleichzeitig; jedes meldet ein JSON-Ergebnis."""
+
+    def __init__(self, limit: int):
+        self.limit, self.running, self.results = limit, {}, {}
+
+    def submit(self, key: str, work) -> None:
+        """Startet ``work()`` in einem Kind (wartet vorher, bis ein Platz frei ist)."""
+        while len(self.running) >= self.limit:
+            self._reap_one()
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            signal.alarm(CHILD_TIMEOUT)
+            try:
+                payload = json.dumps(work()).encode()
+            except BaseException:  # noqa: BLE001
+                payload = json.dumps({"error": traceback.format_exc(limit=3)}).encode()
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(payload)
+            os._exit(0)
+        os.close(write_end)
+        os.set_blocking(read_end, False)
+        self.running[read_end] = (key, pid, [])
+
+    def run(self, work) -> dict:
+        """``work()`` in einem Kind, Ergebnis sofort."""
+        self.submit("_sofort", work)
+        while "_sofort" not in self.results:
+            self._reap_one()
+        return self.results.pop("_sofort")
+
+    def drain(self) -> dict:
+        while self.running:
+            self._reap_one()
+        return self.results
+
+    def _reap_one(self) -> None:
+        """Liest, bis ein Kind fertig ist (Ende seiner Pipe), und legt sein Ergebnis ab."""
+        while True:
+            for fd in select.select(list(self.running), [], [])[0]:
+                chunk = os.read(fd, 1 << 16)
+                key, pid, parts = self.running[fd]
+                if chunk:
+                    parts.append(chunk)
+                    continue
+                os.close(fd)
+                del self.running[fd]
+                _, status = os.waitpid(pid, 0)
+                data = b"".join(parts)
+                if data:
+                    self.results[key] = json.loads(data)
+                elif os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM:
+                    self.results[key] = {"error": f"Zeitüberschreitung (mehr als {CHILD_TIMEOUT} s)", "timeout": True}
+                else:
+                    self.results[key] = {"error": "Absturz"}
+                return
 
 
 def screen(job: dict) -> dict:
@@ -140,20 +181,21 @@ def screen(job: dict) -> dict:
     from IPython.display import display
 
     namespace = {"__name__": "__main__", "display": display}
-    variants, results, errors = [], {}, {}
+    variants, errors = [], {}
+    children = _Children(os.cpu_count() or 1)
     for index, cell in enumerate(cells):
         task = cell.get("task")
         if task in tasks:
             todo = by_task.get(task, [])
-            todo = todo + _impostors(cell, task, tasks[task], namespace)
-            for variant in todo:
-                results[variant["key"]] = _in_child(lambda variant=variant, index=index: _variant(
+            todo = todo + _impostors(cell, task, tasks[task], namespace, children)
+            for variant in todo:  # die Kinder laufen weiter, während hier die nächsten Zellen laufen
+                children.submit(variant["key"], lambda variant=variant, index=index: _variant(
                     variant, cells, index, namespace, all_names))
             variants += todo
         failed = _run_cell(cell["source"], namespace)
         if failed:
             errors[cell.get("task") or cell.get("test_of") or f"zelle-{index}"] = failed
-    return {"variants": variants, "results": results, "solution": _answers(namespace, all_names),
+    return {"variants": variants, "results": children.drain(), "solution": _answers(namespace, all_names),
             "solution_errors": errors}
 
 
@@ -161,14 +203,14 @@ def _touched(source: str) -> list[str]:
     return sorted(set(assigned_names(source)) | used_names(source))
 
 
-def _impostors(cell: dict, task: str, answers: list[str], namespace: dict) -> list[dict]:
+def _impostors(cell: dict, task: str, answers: list[str], namespace: dict, children: _Children) -> list[dict]:
     """Typ-Attrappen für die Antworten dieser Aufgabe (der Typ kommt aus einem Lauf der Lösung)."""
     def reference():
         _run_cell(cell["source"], namespace)
         return {"snippets": [[name, description, snippet] for name in answers if name in namespace
                              for description, snippet in mutate.impostor_snippets(name, namespace[name])],
                 "state": _answers(namespace, _touched(cell["source"]))}
-    found = _in_child(reference)
+    found = children.run(reference)
     cell["state"] = found.get("state")
     return [{"key": f"{task}-attrappe-{number:03d}", "task": task, "category": mutate.IMPOSTOR,
              "description": f"{name}: {description}", "source": mutate.impostor_source(cell["source"], snippet)}
@@ -179,6 +221,7 @@ def _variant(variant: dict, cells: list[dict], index: int, namespace: dict, all_
     """Im Kindprozess: Variante statt Zelle ``index``, dann die eigenen Tests (Vorhersage des Ergebnisses).
     Verwenden spätere Zellen einen geänderten Namen, laufen alle späteren Zellen samt ihren Tests."""
     cell = cells[index]
+    signal.alarm(CHILD_TIMEOUT)
     failed = _run_cell(variant["source"], namespace)
     state = cell.get("state")
     changed = {n for n, fp in _answers(namespace, _touched(cell["source"])).items() if state is None or fp != state[n]}
@@ -187,6 +230,7 @@ def _variant(variant: dict, cells: list[dict], index: int, namespace: dict, all_
     verdict = []
     for other in later:
         if other.get("test_of") == cell["task"] or run_later:
+            signal.alarm(CHILD_TIMEOUT)
             outcome = _run_cell(other["source"], namespace)
             if other.get("test_of"):
                 verdict.append([other["test_of"], outcome])
