@@ -2,7 +2,7 @@
 
 Der Ablauf ist nbgrader's ``Autograde`` im Elternprozess gegen das Gradebook des Kurses: ``OverwriteCells``
 stellt die Testzellen aus der Quelle wieder her, ``SaveAutoGrades`` und ``AssignLatePenalties`` schreiben die
-Punkte. Ausgetauscht ist nur ``Execute``: ``SandboxedExecute`` startet den Kernel in einer bubblewrap-Sandbox
+Punkte. Ausgetauscht ist nur ``Execute``: ``SandboxedExecute`` startet den Kernel in einer eigenen Sandbox
 (ohne Notebook-Datei, Kurs, Lösungen, Gradebook; Verbindung über Unix-Sockets im Arbeitsordner der Sandbox)
 und schickt ihm die Zellen; Ausgaben kommen zurück, Quelltexte und Metadaten bleiben beim Elternprozess. Jede
 Testzelle läuft mit dem Wächter (``guard``) davor und danach und ohne Eintrag in der Eingabehistorie.
@@ -10,7 +10,8 @@ Testzelle läuft mit dem Wächter (``guard``) davor und danach und ohne Eintrag 
 nutzt sie, damit auch der Autograde-Knopf des Formgraders abgeschottet bewertet).
 
 ``run_autograde`` bewertet viele Abgaben parallel: ein Prozess je Kern (mit fork, nbgrader schon geladen), je
-Abgabe ein Kernel in seiner eigenen Sandbox. ``autograde_notebooks`` macht dasselbe in einem Wegwerf-Kurs (für
+Abgabe ein Kernel in seiner eigenen Sandbox, abgespalten von einer Vorlage je Prozess (``forkserver``), die ipykernel
+und die Importe der Übung schon geladen hat. ``autograde_notebooks`` macht dasselbe in einem Wegwerf-Kurs (für
 ``check`` und Tests).
 """
 from __future__ import annotations

@@ -15,6 +15,10 @@
 - Grenzen (``prlimit``): Adressraum, Dateigröße, Prozesszahl, keine Core-Dateien; sie gelten nach dem Wechsel der
   Kennung weiter.
 
+``Jail(..., server=True)`` ist die Sandbox der Vorlage für Kernel (``forkserver``): dieselben Regeln, ihr
+Arbeitsordner nimmt die Arbeitsordner der Kernel auf, und sie behält die Rechte, je Kernel eigene Namensräume
+einzurichten und (als root) die Kennung zu wechseln; jeder Kernel gibt sie ab, bevor er startet.
+
 Ohne bubblewrap oder ohne Namensräume (``available()`` ist dann falsch) läuft der Befehl nur mit den Grenzen; das
 sagt ``describe()``.
 """
