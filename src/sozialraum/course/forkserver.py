@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID = 0x00020000, 0x08000000, 0x20000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 8192, 16384, 1 << 18
 MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 1, 38, 47, 4
 CAPABILITY_VERSION_3 = 0x20080522
@@ -75,16 +75,33 @@ def _tmpfs(target: str, size_mb: int, mode: str) -> None:
     _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode={mode}")
 
 
+def _mount_points_below(folder: str) -> list[str]:
+    """Oberste Einhängepunkte unterhalb von ``folder`` (aus /proc/self/mountinfo)."""
+    points = sorted({re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+                     for line in Path("/proc/self/mountinfo").read_text().splitlines()})
+    below = [p for p in points if p.startswith(folder.rstrip("/") + "/")]
+    return [p for p in below if not any(p.startswith(q + "/") for q in below)]
+
+
 def _own_mounts(workdir: str, tmp_mb: int) -> None:
     """Im neuen Einhängepunkt-Namensraum: frisches /tmp, /dev/shm, /run; vom Ordner aller Arbeitsordner nur
-    ``workdir`` (am selben Pfad, damit die Sockets des Kernels dort liegen, wo der Arbeitsprozess sie sucht)."""
+    ``workdir`` (am selben Pfad, damit die Sockets des Kernels dort liegen, wo der Arbeitsprozess sie sucht).
+    Was schreibgeschützt unter /tmp eingehängt ist (ein Kurs, der selbst unter /tmp liegt), bleibt sichtbar."""
+    base = os.path.dirname(workdir)
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _tmpfs("/run", 1, "755")
     os.mkdir("/run/arbeit")
     _mount(workdir, "/run/arbeit", None, MS_BIND | MS_REC)
+    kept = [p for p in _mount_points_below("/tmp") if p != base]
+    for number, path in enumerate(kept):
+        os.mkdir(f"/run/lesbar{number}")
+        _mount(path, f"/run/lesbar{number}", None, MS_MOVE)
     _tmpfs("/tmp", tmp_mb, "1777")
+    for number, path in enumerate(kept):
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _mount(f"/run/lesbar{number}", path, None, MS_MOVE)
+        os.rmdir(f"/run/lesbar{number}")
     _tmpfs("/dev/shm", 64, "1777")
-    base = os.path.dirname(workdir)
     if not (base + "/").startswith("/tmp/"):
         _tmpfs(base, 1, "755")
     os.makedirs(workdir, mode=0o755, exist_ok=True)
