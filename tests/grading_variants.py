@@ -372,8 +372,8 @@ def module_notebook(release):
 
 
 def lingerer(release):
-    """Gegen die Vorlage der Kernel: zeigt, was der Kernel sieht (Prozesse, Capabilities, Kennung, Elternprozess),
-    und lässt einen abgelösten Prozess zurück, der 30 s lang alles Sichtbare beendet und fremde Arbeitsordner sucht;
+    """Gegen die Vorlage der Kernel: zeigt, was der Kernel sieht (Prozesse, Capabilities, Kennung, Elternprozess,
+    eigener Arbeitsordner, ob Python-Umgebung und Paket beschreibbar sind), und lässt einen abgelösten Prozess zurück, der 30 s lang alles Sichtbare beendet und fremde Arbeitsordner sucht;
     Antworten richtig."""
     code = """import os, signal, time
 summe = 6
@@ -384,6 +384,14 @@ print('PROZESSE', len(prozesse), 'ICH', os.getpid(), 'ELTERN', os.getppid(), 'UI
 import sys
 arbeit = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])  # Arbeitsordner mit der Verbindungsdatei
 print('ORDNER', os.path.basename(arbeit), os.listdir(os.path.dirname(arbeit)))
+schreibbar = []
+for ort in [sys.prefix, os.path.dirname(os.path.dirname(__import__('sozialraum').__file__))]:
+    try:
+        open(os.path.join(ort, 'eingedrungen'), 'w').close()
+        schreibbar.append(ort)
+    except OSError:
+        pass
+print('SCHREIBBAR', schreibbar)
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:

@@ -123,5 +123,6 @@ def test_forked_kernel_sees_only_itself_and_leaves_nothing_behind(tmp_path):
     assert seen["CAP"] == "0" * 32 and seen["NNP"] == "1", text
     if os.geteuid() == 0:
         assert seen["UID"] != "0", text
-    own, listing = text.split("ORDNER ")[1].split(" ", 1)
+    own, listing = text.split("ORDNER ")[1].split("\n")[0].split(" ", 1)
     assert listing.strip() == f"['{own}']", text  # von allen Arbeitsordnern nur der eigene
+    assert "SCHREIBBAR []" in text, text  # Umgebung und Paket schreibgeschützt, auch wenn der Kurs unter /tmp liegt
