@@ -97,14 +97,28 @@ def test_check_rejects_weak_exercise():
     assert any("keine verborgenen Zusicherungen" in p for p in report.problems)
 
 
-def test_prescreen_children_report_results_and_timeouts(monkeypatch):
+def test_prescreen_children_report_results_and_timeouts(monkeypatch, tmp_path):
     """Die Kinder der Vorprüfung laufen nebeneinander; eines, das die Zeitgrenze überschreitet, meldet ``timeout``."""
     import time
 
     from sozialraum.course import prescreen
 
     monkeypatch.setattr(prescreen, "CHILD_TIMEOUT", 1)
-    children = prescreen._Children(2)
+    work, scratch = tmp_path / "arbeit", tmp_path / "kinder"
+    work.mkdir()
+    scratch.mkdir()
+    monkeypatch.chdir(work)
+    (work / "ausgabe.txt").write_text("aus dem Elternprozess")
+    children = prescreen._Children(2, str(scratch))
+
+    def write_and_read():  # eigene Kopie des Arbeitsordners: Schreiben stört weder Geschwister noch Eltern
+        before = Path("ausgabe.txt").read_text()
+        Path("ausgabe.txt").write_text("vom Kind")
+        time.sleep(0.3)
+        return {"vorher": before, "nachher": Path("ausgabe.txt").read_text()}
+
+    children.submit("schreibt-1", write_and_read)
+    children.submit("schreibt-2", write_and_read)
     children.submit("lang", lambda: time.sleep(5))
     children.submit("kurz", lambda: {"x": 1})
     children.submit("absturz", lambda: prescreen.os._exit(3))
@@ -113,3 +127,7 @@ def test_prescreen_children_report_results_and_timeouts(monkeypatch):
     assert results["kurz"] == {"x": 1}
     assert results["lang"]["timeout"] is True
     assert "timeout" not in results["absturz"] and results["absturz"]["error"] == "Absturz"
+    for key in ("schreibt-1", "schreibt-2"):
+        assert results[key] == {"vorher": "aus dem Elternprozess", "nachher": "vom Kind"}
+    assert (work / "ausgabe.txt").read_text() == "aus dem Elternprozess"
+    assert not list(scratch.iterdir())

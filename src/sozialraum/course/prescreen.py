@@ -19,8 +19,10 @@ import json
 import os
 import pickle
 import select
+import shutil
 import signal
 import sys
+import tempfile
 import traceback
 
 from sozialraum.course import mutate
@@ -107,18 +109,24 @@ def _answers(namespace: dict, names: list[str]) -> dict[str, str]:
 
 
 class _Children:
-    """Abgespaltene Kindprozesse, höchstens einer je Kern gleichzeitig; jedes meldet ein JSON-Ergebnis."""
+    """Abgespaltene Kindprozesse, höchstens einer je Kern gleichzeitig; jedes meldet ein JSON-Ergebnis.
 
-    def __init__(self, limit: int):
-        self.limit, self.running, self.results = limit, {}, {}
+    Jedes Kind arbeitet in einer eigenen Kopie des Arbeitsordners (so, wie er beim Abspalten war): Zellen, die
+    Dateien schreiben, stören sich so nicht gegenseitig und nicht die Lösung im Elternprozess."""
+
+    def __init__(self, limit: int, scratch: str):
+        self.limit, self.scratch, self.running, self.results = limit, scratch, {}, {}
 
     def submit(self, key: str, work) -> None:
         """Startet ``work()`` in einem Kind (wartet vorher, bis ein Platz frei ist)."""
         while len(self.running) >= self.limit:
             self._reap_one()
+        private = tempfile.mkdtemp(prefix="kind-", dir=self.scratch)
+        shutil.copytree(os.getcwd(), private, symlinks=True, dirs_exist_ok=True)
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:
+            os.chdir(private)
             os.close(read_end)
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
@@ -133,7 +141,7 @@ class _Children:
             os._exit(0)
         os.close(write_end)
         os.set_blocking(read_end, False)
-        self.running[read_end] = (key, pid, [])
+        self.running[read_end] = (key, pid, [], private)
 
     def run(self, work) -> dict:
         """``work()`` in einem Kind, Ergebnis sofort."""
@@ -152,13 +160,14 @@ class _Children:
         while True:
             for fd in select.select(list(self.running), [], [])[0]:
                 chunk = os.read(fd, 1 << 16)
-                key, pid, parts = self.running[fd]
+                key, pid, parts, private = self.running[fd]
                 if chunk:
                     parts.append(chunk)
                     continue
                 os.close(fd)
                 del self.running[fd]
                 _, status = os.waitpid(pid, 0)
+                shutil.rmtree(private, ignore_errors=True)
                 data = b"".join(parts)
                 if data:
                     self.results[key] = json.loads(data)
@@ -182,7 +191,7 @@ def screen(job: dict) -> dict:
 
     namespace = {"__name__": "__main__", "display": display}
     variants, errors = [], {}
-    children = _Children(os.cpu_count() or 1)
+    children = _Children(os.cpu_count() or 1, tempfile.mkdtemp(prefix="vorpruefung-"))
     for index, cell in enumerate(cells):
         task = cell.get("task")
         if task in tasks:
@@ -195,7 +204,9 @@ def screen(job: dict) -> dict:
         failed = _run_cell(cell["source"], namespace)
         if failed:
             errors[cell.get("task") or cell.get("test_of") or f"zelle-{index}"] = failed
-    return {"variants": variants, "results": children.drain(), "solution": _answers(namespace, all_names),
+    results = children.drain()
+    shutil.rmtree(children.scratch, ignore_errors=True)
+    return {"variants": variants, "results": results, "solution": _answers(namespace, all_names),
             "solution_errors": errors}
 
 
