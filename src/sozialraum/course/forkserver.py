@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID = 0x00020000, 0x08000000, 0x20000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 8192, 16384, 1 << 18
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 1, 38, 47, 4
 CAPABILITY_VERSION_3 = 0x20080522
@@ -95,12 +95,15 @@ def _own_mounts(workdir: str, tmp_mb: int) -> None:
     kept = [p for p in _mount_points_below("/tmp") if p != base]
     for number, path in enumerate(kept):
         os.mkdir(f"/run/lesbar{number}")
-        _mount(path, f"/run/lesbar{number}", None, MS_MOVE)
+        _mount(path, f"/run/lesbar{number}", None, MS_BIND | MS_REC)
     _tmpfs("/tmp", tmp_mb, "1777")
     for number, path in enumerate(kept):
         os.makedirs(path, mode=0o755, exist_ok=True)
-        _mount(f"/run/lesbar{number}", path, None, MS_MOVE)
+        _mount(f"/run/lesbar{number}", path, None, MS_BIND | MS_REC)  # übernimmt "schreibgeschützt"
+        _check(_libc().umount2(f"/run/lesbar{number}".encode(), MNT_DETACH), "umount")
         os.rmdir(f"/run/lesbar{number}")
+        if not os.statvfs(path).f_flag & os.ST_RDONLY:
+            raise OSError(f"{path} wäre beschreibbar")
     _tmpfs("/dev/shm", 64, "1777")
     if not (base + "/").startswith("/tmp/"):
         _tmpfs(base, 1, "755")
