@@ -34,6 +34,8 @@ import threading
 import time
 from pathlib import Path
 
+from sozialraum.course import sandbox
+
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID = 0x00020000, 0x08000000, 0x20000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
 MNT_DETACH = 2
@@ -343,7 +345,7 @@ class ForkServer:
         self.process = subprocess.Popen(
             jail.command([sys.executable, "-c", code, str(theirs.fileno()), json.dumps(preload)]),
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.errors,
-            preexec_fn=_die_with_parent)
+            preexec_fn=sandbox.die_with_parent)
         theirs.close()
         self.socket, self.buffer = ours, b""
         self.exit_codes: dict[int, int] = {}
@@ -412,10 +414,6 @@ class ForkServer:
 
     def _readable(self) -> bool:
         return bool(select.select([self.socket], [], [], 0)[0])
-
-
-def _die_with_parent() -> None:
-    _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 _SHARED: dict[tuple, ForkServer] = {}
