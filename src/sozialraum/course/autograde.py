@@ -125,8 +125,9 @@ class JailedKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         """Statt eines neuen Prozesses aus ``kernel_cmd``: eine Kopie der Vorlage (``LocalProvisioner`` verwaltet
         sie wie einen Prozess)."""
+        arguments = kernel_cmd[kernel_cmd.index(self.connection_file) + 1:]  # Execute.extra_arguments
         process = self.server.start(Path(self.connection_file), self.jail.workdir, self.jail.uid,
-                                    self.jail.limits.tmp_mb)
+                                    self.jail.limits.tmp_mb, arguments)
         self.provisioner.process, self.provisioner.pid = process, process.pid
         self._reconcile_connection_info(self.provisioner.connection_info)
 

@@ -153,7 +153,8 @@ def _kernel(request: dict) -> None:
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed()
     # ohne Verlaufsdatenbank (braucht beim Bewerten niemand; ihr Thread zählte gegen die Prozessgrenze)
-    sys.argv = ["ipykernel_launcher", "-f", request["verbindung"], "--HistoryManager.enabled=False"]
+    sys.argv = ["ipykernel_launcher", "-f", request["verbindung"], "--HistoryManager.enabled=False",
+                *request["argumente"]]
     from ipykernel.kernelapp import launch_new_instance
 
     launch_new_instance()
@@ -359,9 +360,11 @@ class ForkServer:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def start(self, connection_file: Path, workdir: Path, uid: int | None, tmp_mb: int) -> ForkedKernel:
+    def start(self, connection_file: Path, workdir: Path, uid: int | None, tmp_mb: int,
+              arguments: list[str]) -> ForkedKernel:
+        """``arguments``: weitere Argumente für ipykernel (``Execute.extra_arguments`` der Kurskonfiguration)."""
         request = {"verbindung": str(connection_file), "arbeitsordner": str(workdir), "kennung": uid,
-                   "tmp_mb": tmp_mb, "abgeschottet": self.isolated}
+                   "tmp_mb": tmp_mb, "abgeschottet": self.isolated, "argumente": arguments}
         self._send({"start": request})
         reply = self._next_reply(30, "gestartet")
         if reply.get("fehler") or "gestartet" not in reply:
