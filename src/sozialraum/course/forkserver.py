@@ -73,6 +73,11 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
            f"mount {target}")
 
 
+def _die_with_parent() -> None:
+    """SIGKILL, wenn der Elternprozess stirbt; anders als ``sandbox.die_with_parent`` mit Fehler, wenn es nicht geht."""
+    _check(_libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+
+
 def _tmpfs(target: str, size_mb: int, mode: str) -> None:
     _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode={mode}")
 
@@ -126,7 +131,7 @@ def _drop_privileges(uid: int | None) -> None:
     header, data = _CapHeader(CAPABILITY_VERSION_3, 0), (_CapData * 2)()
     _check(libc.capset(ctypes.byref(header), data), "capset")
     _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")  # nach dem Kennungswechsel
+    _die_with_parent()  # nach dem Kennungswechsel (der die Einstellung löscht)
     status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
     for key in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
         if int(status[key].strip(), 16) != 0:
@@ -141,7 +146,7 @@ def _kernel(request: dict) -> None:
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         _drop_privileges(request["kennung"])
     else:
-        _check(_libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+        _die_with_parent()
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -162,7 +167,7 @@ def _kernel(request: dict) -> None:
 
 def _supervise(request: dict, report: int) -> None:
     """Zwischenprozess: eigene Namensräume und Einhängepunkte, dann der Kernel als erster Prozess darin."""
-    _check(_libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+    _die_with_parent()
     if request["abgeschottet"]:
         _check(_libc().unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID), "unshare")
         _own_mounts(request["arbeitsordner"], request["tmp_mb"])

@@ -5,7 +5,8 @@ Codezellen der Lösung der Reihe nach in einem Namensraum aus (ohne Testzellen).
 jede Variante dieser Aufgabe ein Kindprozess abgespalten (``os.fork``: der Zustand bis hierher wird geteilt, nicht
 neu berechnet; höchstens ein Kind je Kern läuft gleichzeitig); er führt die Variante und alle folgenden Zellen
 aus und meldet einen Fingerabdruck jeder Antwortvariable. Braucht dort eine Zelle länger als ``CHILD_TIMEOUT``
-(die Zeitgrenze je Zelle beim Bewerten), meldet die Vorprüfung ``timeout``. Varianten mit denselben Fingerabdrücken wie die Lösung sind gleichwertig (keine falsche Antwort).
+(die Zeitgrenze je Zelle beim Bewerten), meldet die Vorprüfung ``timeout``. Varianten mit denselben
+Fingerabdrücken wie die Lösung sind gleichwertig (keine falsche Antwort).
 
 Danach führt das Kind die Testzellen seiner Aufgabe aus (samt verborgenen Tests) und meldet, welche Zusicherung
 scheitert: eine Vorhersage, die ``check`` nur zum Bündeln nutzt; bewertet wird mit nbgrader.
